@@ -1,0 +1,170 @@
+"""The ``tuneforge`` command. Thin: parse arguments, call the API, map errors to exit codes.
+
+Exit codes: 0 success; 2 bad input (config, data, arguments) with one line on stderr naming the
+file, key or column; 1 anything else.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from typer.exceptions import TyperException
+from rich.console import Console
+from rich.table import Table
+
+from tuneforge.config import Config, load_config
+from tuneforge.errors import TuneforgeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Train PyTorch models from a recipe and tune their hyperparameters.")  # fmt: skip
+console = Console(stderr=True)
+
+ConfigArg = Annotated[Optional[Path], typer.Argument(help="YAML recipe; omitted: the built-in default.")]
+SetOpt = Annotated[list[str], typer.Option("--set", help="Override a key: train.optimizer.lr=0.01")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+def _load(config: Path | None, overrides: list[str]) -> Config:
+    return load_config(config, overrides)
+
+
+def _run_dir(cfg: Config, out: Path | None) -> Path:
+    if out is not None:
+        return out
+    name = cfg.name or f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(cfg.data.source).stem}-{cfg.model.kind}"
+    return Path("runs") / name
+
+
+@app.command()
+def train(
+    config: ConfigArg = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run directory (default runs/<name>).")] = None,
+    set_: SetOpt = [],  # noqa: B006 - typer reads the default, never mutates it
+    resume: Annotated[Optional[Path], typer.Option(help="Continue a killed run from its folder.")] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train one recipe and write its run directory."""
+    from tuneforge.cli_progress import EpochProgress
+    from tuneforge.run import train as train_run
+
+    if resume is not None:
+        if config is not None:
+            raise TuneforgeError("--resume: give either CONFIG or --resume RUN_DIR, not both")
+        if not (resume / "config.yaml").is_file():
+            raise TuneforgeError(f"{resume}: no config.yaml, so it is not a run directory to resume")
+        cfg, folder = _load(resume / "config.yaml", set_), resume
+    else:
+        cfg = _load(config, set_)
+        folder = _run_dir(cfg, out)
+    with EpochProgress(cfg.train.epochs, quiet) as progress:
+        run = train_run(cfg, folder, resume=resume is not None, callbacks=[progress])
+    _print_scores(f"{run.summary['status']}: {folder}", run.summary["metrics"])
+    for warning in run.summary["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}")
+
+
+@app.command()
+def cv(
+    config: ConfigArg = None,
+    folds: Annotated[Optional[int], typer.Option(min=2, help="Number of folds (data.folds).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for the per-fold runs.")] = None,
+    set_: SetOpt = [],  # noqa: B006
+) -> None:
+    """k-fold cross-validation of one recipe: mean ± std of every metric."""
+    from tuneforge.evaluate.cv import cross_validate
+
+    result = cross_validate(_load(config, set_), folds, out)
+    table = Table("metric", "mean", "std", title=f"{len(result['folds'])}-fold cross-validation")
+    for key, mean in result["mean"].items():
+        table.add_row(key, f"{mean:.4f}", f"{result['std'][key]:.4f}")
+    Console().print(table)
+
+
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    data: Annotated[Optional[Path], typer.Option(help="A file with the target column.")] = None,
+    part: Annotated[str, typer.Option(help="Split to score when no --data: train, val or test.")] = "test",
+) -> None:
+    """Score a saved model on one of its splits or on a labelled file."""
+    from tuneforge.predict import evaluate_run
+
+    _print_scores(f"{run_dir}: {data or part}", evaluate_run(run_dir, data, part))
+
+
+@app.command()
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV/parquet of feature rows.")],
+    out: Annotated[Optional[Path], typer.Option(help="Output CSV (default: stdout).")] = None,
+) -> None:
+    """Predict for the rows of a file; writes a CSV with a ``prediction`` column."""
+    from tuneforge.predict import predict_file
+
+    frame = predict_file(run_dir, input_file)
+    if out is None:
+        frame.to_csv(sys.stdout, index=False)
+    else:
+        frame.to_csv(out, index=False)
+        console.print(f"wrote {len(frame)} predictions to {out}")
+
+
+@app.command()
+def init(
+    example: Annotated[str, typer.Option(help="Starter to write (see --list).")] = "mlp",
+    out: Annotated[Path, typer.Option(help="Where to write it.")] = Path("tuneforge.yaml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    list_: Annotated[bool, typer.Option("--list", help="List the starters.")] = False,
+) -> None:
+    """Write a commented starter config."""
+    from tuneforge.config.starters import STARTERS, starter_text
+
+    if list_:
+        for name, description in STARTERS.items():
+            typer.echo(f"{name:12} {description}")
+        return
+    if out.exists() and not force:
+        raise TuneforgeError(f"{out}: already exists; pass --force to overwrite it")
+    out.write_text(starter_text(example))
+    console.print(f"wrote {out}; run it with: tuneforge train {out}")
+
+
+def _print_scores(title: str, scores: dict) -> None:
+    table = Table("metric", "value", title=title)
+    for key, value in scores.items():
+        table.add_row(key, "—" if value is None else f"{value:.4f}")
+    Console().print(table)
+
+
+def main() -> None:
+    """Console entry point: run the app, turning bad input into one line and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except TuneforgeError as exc:
+        _fail(str(exc), 2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except TyperException as exc:  # usage errors: unknown option, missing argument (exit code 2)
+        _fail(exc.format_message(), exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # anything else is our bug or the machine's: exit 1
+        if os.environ.get("TUNEFORGE_DEBUG"):
+            raise
+        _fail(f"{type(exc).__name__}: {exc} (TUNEFORGE_DEBUG=1 shows the traceback)", 1)
+
+
+def _fail(message: str, code: int) -> None:
+    # Plain print, not rich: rich would wrap a long message over several lines.
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""The recipe schema: every key a config file may hold, its type, range and default.
+
+Models are pydantic v2 with ``extra="forbid"`` so a misspelt key is an error, not a silent
+default. Sections that change shape with a name (``model.kind``, ``train.optimizer.name``,
+``train.schedule.name``) are discriminated unions, so each variant only accepts its own keys.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------------------- data
+class SplitConfig(Strict):
+    val: Fraction = 0.2
+    test: Fraction = 0.2
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _leaves_training_rows(self) -> SplitConfig:
+        if self.val + self.test >= 0.9:
+            raise ValueError("val + test must leave at least 10% of the rows for training")
+        return self
+
+
+class DataConfig(Strict):
+    source: str = "digits"
+    target: str | None = None
+    task: Literal["classification", "regression"] | None = None
+    features: list[str] | None = None
+    categorical: list[str] | None = None
+    split: SplitConfig = SplitConfig()
+    folds: Annotated[int, Field(ge=2)] = 5
+    standardize: bool = True
+    standardize_target: bool = True
+    impute: Literal["mean", "median", "most_frequent"] | None = None
+
+
+# -------------------------------------------------------------------------------------- model
+Activation = Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu"]
+Init = Literal["default", "xavier", "he"]
+
+
+class LinearModel(Strict):
+    kind: Literal["linear"] = "linear"
+    init: Init = "default"
+
+
+class LogisticModel(Strict):
+    kind: Literal["logistic"] = "logistic"
+    init: Init = "default"
+
+
+class MLPModel(Strict):
+    kind: Literal["mlp"] = "mlp"
+    hidden: Annotated[list[PositiveInt], Field(min_length=1)] = [128, 64]
+    activation: Activation = "relu"
+    init: Init = "he"
+    dropout: Fraction = 0.0
+    norm: Literal["batch", "layer"] | None = None
+
+
+ModelConfig = Annotated[Union[LinearModel, LogisticModel, MLPModel], Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------------------------- optimizer
+class SGDConfig(Strict):
+    name: Literal["sgd"] = "sgd"
+    lr: PositiveFloat = 0.01
+    momentum: Fraction = 0.0
+    nesterov: bool = False
+    dampening: Fraction = 0.0
+    weight_decay: NonNegFloat = 0.0
+
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> SGDConfig:
+        if self.nesterov and (self.momentum == 0 or self.dampening != 0):
+            raise ValueError("nesterov needs momentum > 0 and dampening 0")
+        return self
+
+
+class AdamConfig(Strict):
+    name: Literal["adam", "adamw"] = "adam"
+    lr: PositiveFloat = 1e-3
+    betas: tuple[Fraction, Fraction] = (0.9, 0.999)
+    eps: PositiveFloat = 1e-8
+    weight_decay: NonNegFloat | None = None  # None: 0 for adam, 0.01 for adamw (torch's defaults)
+    amsgrad: bool = False
+
+    @model_validator(mode="after")
+    def _torch_default_decay(self) -> AdamConfig:
+        if self.weight_decay is None:
+            self.weight_decay = 0.01 if self.name == "adamw" else 0.0
+        return self
+
+
+class RMSpropConfig(Strict):
+    name: Literal["rmsprop"] = "rmsprop"
+    lr: PositiveFloat = 1e-2
+    alpha: Fraction = 0.99
+    eps: PositiveFloat = 1e-8
+    momentum: Fraction = 0.0
+    centered: bool = False
+    weight_decay: NonNegFloat = 0.0
+
+
+class AdagradConfig(Strict):
+    name: Literal["adagrad"] = "adagrad"
+    lr: PositiveFloat = 1e-2
+    lr_decay: NonNegFloat = 0.0
+    eps: PositiveFloat = 1e-10
+    initial_accumulator_value: NonNegFloat = 0.0
+    weight_decay: NonNegFloat = 0.0
+
+
+OptimizerConfig = Annotated[
+    Union[SGDConfig, AdamConfig, RMSpropConfig, AdagradConfig], Field(discriminator="name")
+]
+
+
+# ----------------------------------------------------------------------------------- schedule
+class _Schedule(Strict):
+    warmup_steps: Annotated[int, Field(ge=0)] = 0
+    interval: Literal["step", "epoch"] = "step"
+
+
+class ConstantSchedule(_Schedule):
+    name: Literal["constant"] = "constant"
+
+
+class InverseTimeSchedule(_Schedule):
+    name: Literal["inverse_time"] = "inverse_time"
+    decay: NonNegFloat = 0.01
+
+
+class ExponentialSchedule(_Schedule):
+    name: Literal["exponential"] = "exponential"
+    gamma: Annotated[float, Field(gt=0, le=1)] = 0.999
+
+
+class StepSchedule(_Schedule):
+    name: Literal["step"] = "step"
+    step_size: PositiveInt = 1000
+    gamma: Annotated[float, Field(gt=0, le=1)] = 0.1
+
+
+class CosineSchedule(_Schedule):
+    name: Literal["cosine"] = "cosine"
+    min_factor: Fraction = 0.0
+    period: PositiveInt | None = None  # None: the whole run after warmup
+
+
+class PlateauSchedule(_Schedule):
+    name: Literal["plateau"] = "plateau"
+    monitor: str = "val/loss"
+    mode: Literal["min", "max"] | None = None
+    factor: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    patience: Annotated[int, Field(ge=0)] = 5
+    threshold: NonNegFloat = 1e-4
+    min_factor: NonNegFloat = 0.0
+    interval: Literal["epoch"] = "epoch"
+
+
+class OneCycleSchedule(_Schedule):
+    name: Literal["onecycle"] = "onecycle"
+    pct_start: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    div_factor: Annotated[float, Field(gt=1)] = 25.0
+    final_div_factor: Annotated[float, Field(gt=1)] = 1e4
+
+
+ScheduleConfig = Annotated[
+    Union[
+        ConstantSchedule,
+        InverseTimeSchedule,
+        ExponentialSchedule,
+        StepSchedule,
+        CosineSchedule,
+        PlateauSchedule,
+        OneCycleSchedule,
+    ],
+    Field(discriminator="name"),
+]
+
+
+# ------------------------------------------------------------------------------------- train
+class RegularizationConfig(Strict):
+    l1: NonNegFloat = 0.0
+    l2: NonNegFloat = 0.0
+    l1_mode: Literal["penalty", "proximal"] = "penalty"
+    include_bias: bool = False
+
+
+class EarlyStoppingConfig(Strict):
+    monitor: str = "val/loss"
+    mode: Literal["min", "max"] | None = None  # None: min for losses/errors, max for scores
+    patience: Annotated[int, Field(ge=0)] = 10
+    min_delta: NonNegFloat = 0.0
+    restore_best: bool = True
+
+
+class TrainConfig(Strict):
+    loss: Literal["mse", "mae", "huber", "cross_entropy", "bce"] | None = None
+    huber_delta: PositiveFloat = 1.0
+    label_smoothing: Fraction = 0.0
+    optimizer: OptimizerConfig = AdamConfig()
+    batch_size: PositiveInt | Literal["full"] = 64
+    epochs: PositiveInt = 20
+    regularization: RegularizationConfig = RegularizationConfig()
+    schedule: ScheduleConfig = ConstantSchedule()
+    clip_grad_norm: PositiveFloat | None = None
+    clip_grad_value: PositiveFloat | None = None
+    accumulate: PositiveInt = 1
+    early_stopping: EarlyStoppingConfig | None = None
+    seed: int = 0
+    deterministic: bool = False
+    device: str = "auto"
+    checkpoint_every: Annotated[int, Field(ge=0)] = 1  # epochs; 0 turns checkpoints off
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch_size(cls, value: Any) -> Any:
+        if value == "full" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            return value
+        raise ValueError("expected a positive integer or 'full'")
+
+    @field_validator("optimizer", mode="before")
+    @classmethod
+    def _default_optimizer_name(cls, value: Any) -> Any:
+        # `optimizer: {lr: 0.01}` keeps the default family instead of failing the discriminator.
+        if isinstance(value, dict) and "name" not in value:
+            return {"name": "adam", **value}
+        return value
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _default_schedule_name(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "name" not in value:
+            return {"name": "constant", **value}
+        if isinstance(value, str):
+            return {"name": value}
+        return value
+
+
+class Config(Strict):
+    """A whole recipe. ``Config()`` is the built-in default: an MLP on ``digits``."""
+
+    name: str | None = None
+    data: DataConfig = DataConfig()
+    model: ModelConfig = MLPModel()
+    train: TrainConfig = TrainConfig()
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _default_model_kind(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "kind" not in value:
+            return {"kind": "mlp", **value}
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        loss, kind, task = self.train.loss, self.model.kind, self.data.task
+        if kind == "logistic" and task == "regression":
+            raise ValueError("model.kind: logistic needs a classification task, not regression")
+        if loss in ("cross_entropy", "bce") and task == "regression":
+            raise ValueError(f"train.loss: {loss} needs a classification task, not regression")
+        if loss in ("mse", "mae", "huber") and (task == "classification" or kind == "logistic"):
+            raise ValueError(f"train.loss: {loss} is a regression loss; use cross_entropy or bce")
+        return self

@@ -1,0 +1,19 @@
+"""Commented starter configs for ``tuneforge init`` (YAML files shipped in the package)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from tuneforge.errors import ConfigError
+
+STARTERS = {
+    "mlp": "MLP classifier on digits (the built-in default recipe)",
+    "linear": "linear regression on y = 3x + noise by full-batch gradient descent",
+    "logistic": "L2 logistic regression on breast_cancer",
+}
+
+
+def starter_text(name: str) -> str:
+    if name not in STARTERS:
+        raise ConfigError(f"--example: unknown starter {name!r}; expected one of {list(STARTERS)}")
+    return resources.files("tuneforge.config").joinpath("starters", f"{name}.yaml").read_text()

@@ -1,0 +1,97 @@
+"""Data: sources, splits, encoding fitted on training rows, tensors on the device, batches.
+
+``prepare(cfg.data)`` is the one entry point the engines use; it knows nothing of models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tuneforge.config.schema import DataConfig
+from tuneforge.data.batches import Batches
+from tuneforge.data.prep import Encoder, categorical_columns, check_missing, fit_encoder
+from tuneforge.data.sources import BUILTIN, Table, load_table
+from tuneforge.data.split import holdout, kfold
+from tuneforge.errors import DataError
+
+__all__ = ["BUILTIN", "Batches", "Dataset", "Encoder", "load_table", "prepare"]
+
+PARTS = ("train", "val", "test")
+
+
+@dataclass
+class Dataset:
+    """Encoded tensors for each part (``train``, ``val``, ``test``) and how they were made."""
+
+    task: str
+    encoder: Encoder
+    x: dict[str, torch.Tensor]
+    y: dict[str, torch.Tensor]
+    feature_names: list[str]
+    rows: dict[str, np.ndarray] = field(default_factory=dict)  # row positions in the source
+
+    @property
+    def n_features(self) -> int:
+        return self.x["train"].shape[1]
+
+    @property
+    def classes(self) -> list | None:
+        labels = self.encoder.labels
+        return None if labels is None else labels.classes_.tolist()
+
+    @property
+    def n_classes(self) -> int | None:
+        return None if self.classes is None else len(self.classes)
+
+    def size(self, part: str) -> int:
+        return len(self.x[part])
+
+
+def prepare(
+    cfg: DataConfig,
+    device: torch.device | str = "cpu",
+    fold: int | None = None,
+    refit: bool = False,
+) -> Dataset:
+    """Load, split and encode ``cfg``'s data; tensors land on ``device``.
+
+    Args:
+        fold: for k-fold runs, which of ``cfg.folds`` folds of the non-test rows is validation.
+        refit: train on train+val (no validation part), e.g. to refit a tuned recipe.
+    """
+    table = load_table(cfg.source, cfg.target, cfg.task, cfg.features)
+    check_missing(table.features, cfg.impute, table.name)
+    if table.task == "regression" and not pd.api.types.is_numeric_dtype(table.target):
+        raise DataError(f"{table.name}: target column {table.target.name!r} is not numeric, "
+                        "so data.task cannot be regression")  # fmt: skip
+    y = table.target.to_numpy()
+    rows = dict(zip(PARTS, holdout(y, table.task, cfg.split.val, cfg.split.test, cfg.split.seed)))
+    if fold is not None:
+        rest = np.concatenate([rows["train"], rows["val"]])
+        train_pos, val_pos = kfold(y[rest], table.task, cfg.folds, cfg.split.seed)[fold]
+        rows["train"], rows["val"] = rest[train_pos], rest[val_pos]
+    if refit:
+        rows["train"] = np.concatenate([rows["train"], rows["val"]])
+        rows["val"] = rows["val"][:0]
+    return encode(table, rows, cfg, device)
+
+
+def encode(table: Table, rows: dict[str, np.ndarray], cfg: DataConfig, device) -> Dataset:
+    categorical = categorical_columns(table.features, cfg.categorical)
+    unknown = [c for c in categorical if c not in table.features.columns]
+    if unknown:
+        raise DataError(f"data.categorical: columns {unknown} are not in {table.name}")
+    encoder = fit_encoder(
+        table.features, table.target, rows["train"], table.task, categorical,
+        cfg.impute, cfg.standardize, cfg.standardize_target,
+    )  # fmt: skip
+    features = encoder.transform(table.features, table.name)
+    targets = encoder.encode_target(table.target)
+    x = {part: torch.as_tensor(features[idx], device=device) for part, idx in rows.items()}
+    y = {part: torch.as_tensor(targets[idx], device=device) for part, idx in rows.items()}
+    names = list(encoder.features.get_feature_names_out())
+    return Dataset(table.task, encoder, x, y, names, rows)

@@ -1,0 +1,124 @@
+"""Feature and target encoding, fitted on the training rows only and saved with the model.
+
+scikit-learn does the work (``ColumnTransformer`` with imputation, scaling and one-hot encoding);
+``skops`` saves it, so a run directory never holds a pickle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import skops.io
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import LabelEncoder, OneHotEncoder, StandardScaler
+
+from tuneforge.errors import DataError
+
+
+@dataclass
+class Encoder:
+    """Turns a raw feature frame into a float32 matrix and targets into model targets."""
+
+    features: ColumnTransformer
+    labels: LabelEncoder | None  # classification: class value <-> index
+    target_mean: float = 0.0  # regression: y_model = (y - mean) / std
+    target_std: float = 1.0
+    columns: tuple[str, ...] = ()
+
+    def transform(self, frame: pd.DataFrame, source: str = "input") -> np.ndarray:
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise DataError(f"{source}: missing feature columns {missing}")
+        return np.asarray(self.features.transform(frame[list(self.columns)]), dtype=np.float32)
+
+    def encode_target(self, y: pd.Series) -> np.ndarray:
+        if self.labels is not None:
+            return self.labels.transform(y).astype(np.int64)
+        return ((y.to_numpy(dtype=np.float64) - self.target_mean) / self.target_std).astype(np.float32)
+
+    def decode_target(self, values: np.ndarray) -> np.ndarray:
+        if self.labels is not None:
+            return self.labels.inverse_transform(values)
+        return values * self.target_std + self.target_mean
+
+    def save(self, path: str | Path) -> None:
+        skops.io.dump(
+            {
+                "features": self.features,
+                "labels": self.labels,
+                "target": [self.target_mean, self.target_std],
+                "columns": list(self.columns),
+            },
+            path,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Encoder:
+        trusted = skops.io.get_untrusted_types(file=path)
+        # Only scikit-learn and numpy types may be untrusted-by-default here; anything else is refused.
+        unexpected = [t for t in trusted if not t.startswith(("sklearn.", "numpy."))]
+        if unexpected:
+            raise DataError(f"{path}: refusing to load unexpected types {unexpected}")
+        state = skops.io.load(path, trusted=trusted)
+        mean, std = state["target"]
+        return cls(state["features"], state["labels"], mean, std, tuple(state["columns"]))
+
+
+def check_missing(frame: pd.DataFrame, impute: str | None, source: str) -> None:
+    counts = frame.isna().sum()
+    counts = counts[counts > 0]
+    if len(counts) and impute is None:
+        listed = ", ".join(f"{name!r} ({int(n)} rows)" for name, n in counts.items())
+        raise DataError(
+            f"{source}: missing values in column {listed}; set data.impute to mean, median "
+            "or most_frequent, or clean the file"
+        )
+
+
+def categorical_columns(frame: pd.DataFrame, given: list[str] | None) -> list[str]:
+    if given is not None:
+        return given
+    return [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])
+            or pd.api.types.is_bool_dtype(frame[c])]  # fmt: skip
+
+
+def fit_encoder(
+    frame: pd.DataFrame,
+    y: pd.Series,
+    train_rows: np.ndarray,
+    task: str,
+    categorical: list[str],
+    impute: str | None,
+    standardize: bool,
+    standardize_target: bool,
+) -> Encoder:
+    """Fit every statistic (means, scales, categories, imputed values) on ``train_rows`` only."""
+    numeric = [c for c in frame.columns if c not in categorical]
+    num_steps = ([SimpleImputer(strategy=impute)] if impute else []) + (
+        [StandardScaler()] if standardize else []
+    )
+    cat_steps = ([SimpleImputer(strategy="most_frequent")] if impute else []) + [
+        OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    ]
+    features = ColumnTransformer(
+        [
+            ("num", make_pipeline(*num_steps) if num_steps else "passthrough", numeric),
+            ("cat", make_pipeline(*cat_steps), categorical),
+        ],
+        verbose_feature_names_out=False,
+    )
+    train = frame.iloc[train_rows]
+    features.fit(train)
+    if task == "classification":
+        labels = LabelEncoder().fit(y)  # the label set is the whole column's, not a statistic
+        return Encoder(features, labels, columns=tuple(frame.columns))
+    mean, std = 0.0, 1.0
+    if standardize_target:
+        values = y.iloc[train_rows].to_numpy(dtype=np.float64)
+        mean, std = float(values.mean()), float(values.std()) or 1.0
+    return Encoder(features, None, mean, std, tuple(frame.columns))

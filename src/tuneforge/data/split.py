@@ -1,0 +1,45 @@
+"""Holdout and k-fold row indices: seeded, stratified for classes (scikit-learn underneath)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+from tuneforge.errors import DataError
+
+
+def holdout(
+    y: np.ndarray, task: str, val: float, test: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split row indices into train, validation and test parts.
+
+    ``val`` and ``test`` are fractions of all rows. Classes keep their proportions in every part.
+    """
+    rows = np.arange(len(y))
+    rest, test_rows = _split(rows, y, task, test, seed)
+    train_rows, val_rows = _split(rest, y[rest], task, val / (1.0 - test), seed + 1)
+    return train_rows, val_rows, test_rows
+
+
+def kfold(y: np.ndarray, task: str, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``folds`` (train, validation) index pairs over ``y``'s positions."""
+    if folds > len(y):
+        raise DataError(f"data.folds: {folds} folds need at least {folds} rows, got {len(y)}")
+    if task == "classification":
+        smallest = int(np.bincount(np.unique(y, return_inverse=True)[1]).min())
+        if smallest < folds:
+            raise DataError(f"data.folds: {folds} folds but the rarest class has {smallest} rows")
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    else:
+        splitter = KFold(folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(y)), y))
+
+
+def _split(rows: np.ndarray, y: np.ndarray, task: str, fraction: float, seed: int):
+    if fraction <= 0:
+        return rows, rows[:0]
+    stratify = y if task == "classification" else None
+    try:
+        return train_test_split(rows, test_size=fraction, random_state=seed, stratify=stratify)
+    except ValueError as exc:  # e.g. a class with a single row cannot be stratified
+        raise DataError(f"data.split: cannot split {len(rows)} rows ({exc})") from None

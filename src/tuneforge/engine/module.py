@@ -1,0 +1,211 @@
+"""The module engine: one ``nn.Module`` trained with torch.optim.
+
+The loop reads top to bottom: forward, loss, penalty, backward, clip, step, proximal step,
+schedule. Per-step work is only what the recipe asks for; the loss is kept on the device and
+checked for NaN/Inf once per epoch, so a step never waits on a host sync.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tuneforge.data import Batches, Dataset
+from tuneforge.engine import checkpoint
+from tuneforge.engine.callbacks import EarlyStopping
+from tuneforge.evaluate.metrics import epoch_metrics, mode
+from tuneforge.recipe import (
+    Plateau,
+    Recipe,
+    make_optimizer,
+    penalized_parameters,
+    penalty,
+    soft_threshold_,
+)
+
+#: Called after every epoch with its record; returning a string stops training with that status.
+EpochCallback = Callable[[dict], "str | None"]
+
+
+@dataclass
+class FitResult:
+    status: str  # completed | early_stopped | diverged | <a status a callback returned>
+    history: list[dict] = field(default_factory=list)
+    steps: int = 0
+    divergence: dict | None = None
+    best_epoch: int | None = None
+
+
+@torch.no_grad()
+def predict_tensor(model: nn.Module, x: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
+    """Model outputs for ``x`` in eval mode, ``chunk`` rows at a time."""
+    was_training = model.training
+    model.eval()
+    out = torch.cat([model(x[i : i + chunk]) for i in range(0, len(x), chunk)])
+    model.train(was_training)
+    return out
+
+
+def evaluate(model: nn.Module, data: Dataset, part: str, recipe: Recipe) -> dict[str, float]:
+    """``{part}/loss`` and the per-epoch metrics of ``part`` (plain floats)."""
+    if data.size(part) == 0:
+        return {}
+    pred = predict_tensor(model, data.x[part])
+    y = data.y[part]
+    scores = {"loss": recipe.loss(pred, y).mean()}
+    scores |= epoch_metrics(pred, y, recipe.task, recipe.n_classes,
+                            recipe.target_mean, recipe.target_std)  # fmt: skip
+    return {f"{part}/{k}": float(v) for k, v in scores.items()}
+
+
+class ModuleTrainer:
+    """Trains ``model`` on ``data`` with ``recipe``; resumable from its checkpoint folder."""
+
+    def __init__(self, model: nn.Module, data: Dataset, recipe: Recipe, seed: int = 0):
+        cfg = recipe.cfg
+        self.model, self.data, self.recipe, self.cfg = model, data, recipe, cfg
+        self.optimizer = make_optimizer(cfg.optimizer, model.parameters())
+        self.batches = Batches(data.x["train"], data.y["train"], recipe.batch_size, seed)
+        reg = cfg.regularization
+        self.penalized = penalized_parameters(model, reg.include_bias)
+        self.l1 = reg.l1 if reg.l1_mode == "penalty" else 0.0
+        self.prox_l1 = reg.l1 if reg.l1_mode == "proximal" else 0.0
+        self.has_penalty = bool(self.l1 or reg.l2)
+        self.factors = recipe.factors.tolist()
+        self.scheduled = cfg.schedule.name not in ("constant", "plateau") or cfg.schedule.warmup_steps
+        self.plateau = None
+        if cfg.schedule.name == "plateau":
+            mode = cfg.schedule.mode or mode(cfg.schedule.monitor)
+            self.plateau = Plateau(cfg.schedule, mode)
+        self.stopper = EarlyStopping(cfg.early_stopping) if cfg.early_stopping else None
+        self.epoch, self.step, self.history = 0, 0, []
+
+    # ------------------------------------------------------------------------------ the loop
+    def fit(self, callbacks: Sequence[EpochCallback] = (), checkpoint_dir: Path | None = None):
+        result = FitResult("completed", self.history)
+        while self.epoch < self.cfg.epochs:
+            started = time.perf_counter()
+            train_loss = self.train_epoch()
+            record = self.end_epoch(train_loss, time.perf_counter() - started)
+            if record.get("diverged"):
+                result.status, result.divergence = "diverged", record.pop("diverged")
+            for callback in callbacks:
+                status = callback(record)
+                if status and result.status == "completed":
+                    result.status = status
+            if self.stopper and self.stopper.update(record.get(self.stopper.cfg.monitor, math.nan),
+                                                    self.epoch, self.model):  # fmt: skip
+                result.status = result.status if result.status != "completed" else "early_stopped"
+            if checkpoint_dir is not None and result.status != "diverged" and self._due():
+                self.save(checkpoint_dir)
+            if result.status != "completed":
+                break
+        if self.stopper is not None:
+            self.stopper.restore(self.model)
+            result.best_epoch = self.stopper.best_epoch or None
+        result.steps = self.step
+        return result
+
+    def train_epoch(self) -> torch.Tensor:
+        """One pass over the training batches; returns the per-batch data losses."""
+        cfg, model, optimizer = self.cfg, self.model, self.optimizer
+        model.train()
+        losses = torch.empty(len(self.batches), device=self.data.x["train"].device)
+        if cfg.schedule.interval == "epoch":
+            self._set_lr(self.factors[self.epoch])
+        for i, (x, y) in enumerate(self.batches):
+            if self.scheduled and cfg.schedule.interval == "step":
+                self._set_lr(self.factors[self.step])
+            loss = self.recipe.loss(model(x), y).mean()
+            objective = loss
+            if self.has_penalty:
+                objective = loss + penalty(self.penalized, self.l1, cfg.regularization.l2)
+            if cfg.accumulate > 1:
+                objective = objective / cfg.accumulate
+            objective.backward()
+            losses[i] = loss.detach()
+            if (i + 1) % cfg.accumulate and i + 1 < len(self.batches):
+                continue  # accumulate gradients over more micro-batches
+            if cfg.clip_grad_value is not None:
+                nn.utils.clip_grad_value_(model.parameters(), cfg.clip_grad_value)
+            if cfg.clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
+            optimizer.step()
+            if self.prox_l1:
+                soft_threshold_(self.penalized, self.optimizer.param_groups[0]["lr"] * self.prox_l1)
+            optimizer.zero_grad(set_to_none=True)
+            self.step += 1
+        return losses
+
+    def end_epoch(self, losses: torch.Tensor, seconds: float) -> dict:
+        self.epoch += 1
+        record = {"epoch": self.epoch, "step": self.step,
+                  "lr": self.optimizer.param_groups[0]["lr"]}  # fmt: skip
+        finite = torch.isfinite(losses)
+        if not bool(finite.all()):
+            record["diverged"] = self._divergence(losses, finite)
+            record["train/loss"] = math.nan
+            self.history.append(record)
+            return record
+        record["train/loss"] = float(losses.mean())
+        record |= evaluate(self.model, self.data, "val", self.recipe)
+        if self.plateau is not None:
+            value = record.get(self.plateau.cfg.monitor, math.nan)
+            self._plateau_factor = float(self.plateau.update(value))
+        record["seconds"] = round(seconds, 4)
+        self.history.append(record)
+        return record
+
+    # ------------------------------------------------------------------------------ helpers
+    _plateau_factor = 1.0
+
+    def _set_lr(self, factor: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * factor * self._plateau_factor
+
+    def _divergence(self, losses: torch.Tensor, finite: torch.Tensor) -> dict:
+        first_bad = int((~finite).nonzero()[0])
+        good = losses[:first_bad]
+        steps_before = self.step - -(-len(losses) // self.cfg.accumulate)
+        return {
+            "epoch": self.epoch,
+            "step": steps_before + first_bad // self.cfg.accumulate + 1,
+            "last_finite_loss": float(good[-1]) if len(good) else None,
+            "lr": self.optimizer.param_groups[0]["lr"],
+        }
+
+    def _due(self) -> bool:
+        every = self.cfg.checkpoint_every
+        return every > 0 and (self.epoch % every == 0 or self.epoch == self.cfg.epochs)
+
+    # --------------------------------------------------------------------------- checkpoints
+    def save(self, folder: Path) -> None:
+        tensors = checkpoint.rng_state(self.batches.generator)
+        state = {"epoch": self.epoch, "step": self.step, "history": self.history,
+                 "plateau_factor": self._plateau_factor}  # fmt: skip
+        if self.plateau is not None:
+            tensors |= {f"plateau.{k}": v for k, v in self.plateau.state_dict().items()}
+        if self.stopper is not None:
+            scalars, best = self.stopper.state()
+            state["early_stopping"] = scalars
+            tensors |= best
+        checkpoint.save(folder, self.model, self.optimizer, tensors, state)
+
+    def load(self, folder: Path) -> None:
+        device = self.data.x["train"].device
+        tensors, state = checkpoint.load(folder, self.model, self.optimizer, device)
+        checkpoint.restore_rng(tensors, self.batches.generator)
+        self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
+        self._plateau_factor = state["plateau_factor"]
+        if self.plateau is not None:
+            self.plateau.load_state_dict({k.removeprefix("plateau."): v for k, v in tensors.items()
+                                          if k.startswith("plateau.")})  # fmt: skip
+        if self.stopper is not None:
+            self.stopper.load(state["early_stopping"], tensors)
+

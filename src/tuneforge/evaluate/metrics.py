@@ -1,0 +1,89 @@
+"""Metrics: per-epoch ones in torch, the final report from scikit-learn.
+
+Per-epoch metrics are written in torch because they run every epoch for every cohort member on
+the device (leading dims of ``pred`` are members); scikit-learn would need one host copy and one
+call per member per epoch. Tests check each one against ``sklearn.metrics``, which also computes
+the final, authoritative scores in :func:`final_metrics`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn import metrics as skm
+
+#: Metrics where larger is better; every other metric (losses, errors) is minimized.
+MAXIMIZED = {"accuracy", "f1", "roc_auc", "r2"}
+
+
+def direction(metric: str) -> str:
+    """``"maximize"`` or ``"minimize"`` for a metric name such as ``val/accuracy``."""
+    return "maximize" if metric.rsplit("/", 1)[-1] in MAXIMIZED else "minimize"
+
+
+def mode(metric: str) -> str:
+    """``"max"`` or ``"min"``: the same as :func:`direction`, in torch's scheduler spelling."""
+    return "max" if direction(metric) == "maximize" else "min"
+
+
+def predicted_class(pred: torch.Tensor) -> torch.Tensor:
+    """Class index from logits: argmax, or ``logit > 0`` for a single binary output."""
+    return (pred[..., 0] > 0).long() if pred.shape[-1] == 1 else pred.argmax(-1)
+
+
+def classification_metrics(pred: torch.Tensor, y: torch.Tensor, n_classes: int) -> dict:
+    """Accuracy and macro-F1 (over the labels present in y or the prediction, as scikit-learn)."""
+    guess = predicted_class(pred)
+    accuracy = (guess == y).to(pred.dtype).mean(-1)
+    p = torch.nn.functional.one_hot(guess, n_classes).to(pred.dtype)
+    t = torch.nn.functional.one_hot(y, n_classes).to(pred.dtype)
+    tp, predicted, actual = (p * t).sum(-2), p.sum(-2), t.sum(-2)
+    present = (predicted + actual) > 0
+    f1 = torch.where(present, 2 * tp / (predicted + actual).clamp_min(1), 0.0)
+    return {"accuracy": accuracy, "f1": f1.sum(-1) / present.sum(-1)}
+
+
+def regression_metrics(pred: torch.Tensor, y: torch.Tensor, mean: float, std: float) -> dict:
+    """RMSE, MAE and R² in the target's own units (predictions are un-standardized first)."""
+    guess, truth = pred[..., 0] * std + mean, y * std + mean
+    error = guess - truth
+    total = (truth - truth.mean()).square().sum()
+    return {
+        "rmse": error.square().mean(-1).sqrt(),
+        "mae": error.abs().mean(-1),
+        "r2": 1 - error.square().sum(-1) / total.clamp_min(torch.finfo(total.dtype).tiny),
+    }
+
+
+def epoch_metrics(pred, y, task: str, n_classes: int | None, mean=0.0, std=1.0) -> dict:
+    if task == "classification":
+        return classification_metrics(pred, y, n_classes)
+    return regression_metrics(pred, y, mean, std)
+
+
+def final_metrics(pred: np.ndarray, y: np.ndarray, task: str, mean=0.0, std=1.0) -> dict:
+    """The run's reported scores, from scikit-learn, on one part (val or test)."""
+    if len(y) == 0 or not np.isfinite(pred).all():
+        return {}
+    if task == "regression":
+        guess, truth = pred[:, 0] * std + mean, y * std + mean
+        return {
+            "rmse": float(skm.root_mean_squared_error(truth, guess)),
+            "mae": float(skm.mean_absolute_error(truth, guess)),
+            "r2": float(skm.r2_score(truth, guess)),
+        }
+    if pred.shape[1] == 1:  # one logit: P(class 1) = sigmoid
+        p1 = 1 / (1 + np.exp(-pred[:, 0]))
+        proba = np.stack([1 - p1, p1], axis=1)
+    else:
+        shifted = np.exp(pred - pred.max(axis=1, keepdims=True))
+        proba = shifted / shifted.sum(axis=1, keepdims=True)
+    labels = np.arange(proba.shape[1])
+    scores = {
+        "accuracy": float(skm.accuracy_score(y, proba.argmax(1))),
+        "f1": float(skm.f1_score(y, proba.argmax(1), average="macro")),
+        "log_loss": float(skm.log_loss(y, proba, labels=labels)),
+    }
+    if proba.shape[1] == 2 and len(np.unique(y)) == 2:
+        scores["roc_auc"] = float(skm.roc_auc_score(y, proba[:, 1]))
+    return scores

@@ -1,0 +1,33 @@
+"""Model registry: ``model.kind`` -> a builder ``(model_cfg, n_in, n_out) -> nn.Module``.
+
+Adding a kind is one entry here, one config class in ``config/schema.py``, and the contract
+tests in ``tests/models`` pick it up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from tuneforge.models.mlp import build_linear, build_mlp
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "linear": build_linear,
+    "logistic": build_linear,
+    "mlp": build_mlp,
+}
+
+
+def build_model(cfg, n_in: int, n_out: int, seed: int | None = None) -> nn.Module:
+    """Build ``cfg.kind``; with ``seed``, the initial weights depend on nothing else."""
+    if seed is None:
+        return MODELS[cfg.kind](cfg, n_in, n_out)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return MODELS[cfg.kind](cfg, n_in, n_out)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

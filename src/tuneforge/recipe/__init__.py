@@ -1,0 +1,81 @@
+"""Recipe pieces both engines use: losses, optimizers, regularization, schedules.
+
+:class:`Recipe` resolves a ``train`` config against a data set once (loss function, output
+count, batch size, the learning-rate multipliers of the whole run), so the module engine and the
+cohort engine read the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from tuneforge.config.schema import TrainConfig
+from tuneforge.errors import ConfigError
+from tuneforge.recipe.losses import LOSSES, Loss, default_loss, make_loss, n_outputs
+from tuneforge.recipe.optimizers import OPTIMIZERS, make_optimizer
+from tuneforge.recipe.regularization import penalized_parameters, penalty, soft_threshold_
+from tuneforge.recipe.schedules import SCHEDULES, Plateau, lr_factors
+
+__all__ = [
+    "LOSSES",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "Plateau",
+    "Recipe",
+    "lr_factors",
+    "make_optimizer",
+    "penalized_parameters",
+    "penalty",
+    "soft_threshold_",
+]
+
+
+@dataclass
+class Recipe:
+    """A ``train`` config resolved against one data set."""
+
+    cfg: TrainConfig
+    task: str
+    loss_name: str
+    loss: Loss
+    n_classes: int | None
+    n_outputs: int
+    batch_size: int | None  # None: the full training set (gradient descent)
+    batches_per_epoch: int
+    steps_per_epoch: int  # optimizer steps, after gradient accumulation
+    factors: torch.Tensor  # learning-rate multiplier per step (or per epoch)
+    target_mean: float = 0.0
+    target_std: float = 1.0
+
+    @classmethod
+    def build(cls, cfg: TrainConfig, data) -> Recipe:
+        name = cfg.loss or default_loss(data.task)
+        if name == "bce" and data.n_classes != 2:
+            raise ConfigError(f"train.loss: bce needs 2 classes, the data has {data.n_classes}; "
+                              "use cross_entropy")  # fmt: skip
+        n_train = data.size("train")
+        batch_size = None if cfg.batch_size == "full" else min(cfg.batch_size, n_train)
+        batches = 1 if batch_size is None else -(-n_train // batch_size)
+        steps = -(-batches // cfg.accumulate)
+        per_epoch = cfg.schedule.interval == "epoch"
+        total = cfg.epochs if per_epoch else steps * cfg.epochs
+        return cls(
+            cfg=cfg,
+            task=data.task,
+            loss_name=name,
+            loss=make_loss(cfg, data.task),
+            n_classes=data.n_classes,
+            n_outputs=n_outputs(name, data.n_classes),
+            batch_size=batch_size,
+            batches_per_epoch=batches,
+            steps_per_epoch=steps,
+            factors=lr_factors(cfg.schedule, total),
+            target_mean=data.encoder.target_mean,
+            target_std=data.encoder.target_std,
+        )
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.cfg.epochs

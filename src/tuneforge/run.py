@@ -1,0 +1,204 @@
+"""One training run: data -> model -> module engine -> run directory (SPEC §4).
+
+``train(cfg)`` is the public entry point; ``load_run(path)`` reads a finished run back for
+``evaluate`` and ``predict``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from tuneforge.config import Config, dump_config, load_config
+from tuneforge.data import Dataset, Encoder, prepare
+from tuneforge.engine import checkpoint
+from tuneforge.engine.module import EpochCallback, FitResult, ModuleTrainer, evaluate, predict_tensor
+from tuneforge.errors import ConfigError, DataError
+from tuneforge.evaluate.metrics import final_metrics
+from tuneforge.models import build_model, count_parameters
+from tuneforge.recipe import Recipe
+
+
+@dataclass
+class Run:
+    """A trained recipe: its model, history and summary, and how to use it on new rows."""
+
+    config: Config
+    model: nn.Module
+    encoder: Encoder
+    history: list[dict]
+    summary: dict
+    path: Path | None = None
+
+    def predict(self, rows: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Predicted class labels (classification) or values (regression) for raw rows."""
+        out = self._outputs(rows)
+        if self.encoder.labels is None:
+            return self.encoder.decode_target(out[:, 0])
+        index = (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else out.argmax(1)
+        return self.encoder.decode_target(index)
+
+    def _outputs(self, rows: pd.DataFrame | np.ndarray) -> np.ndarray:
+        if not isinstance(rows, pd.DataFrame):
+            rows = pd.DataFrame(np.asarray(rows), columns=list(self.encoder.columns))
+        x = torch.as_tensor(self.encoder.transform(rows), device=_device_of(self.model))
+        return predict_tensor(self.model, x).cpu().numpy()
+
+
+def train(
+    cfg: Config | str | Path,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    callbacks: Sequence[EpochCallback] = (),
+    fold: int | None = None,
+    refit: bool = False,
+) -> Run:
+    """Train one recipe; with ``out``, write the run directory there (resumable with ``resume``)."""
+    cfg = cfg if isinstance(cfg, Config) else load_config(cfg)
+    started = time.perf_counter()
+    seed_everything(cfg.train.seed, cfg.train.deterministic)
+    device = resolve_device(cfg.train.device)
+    data = prepare(cfg.data, device, fold=fold, refit=refit)
+    _check_monitors(cfg, data)
+    recipe = Recipe.build(cfg.train, data)
+    model = build_model(cfg.model, data.n_features, recipe.n_outputs, seed=cfg.train.seed).to(device)
+    trainer = ModuleTrainer(model, data, recipe, seed=cfg.train.seed)
+    folder = Path(out) if out is not None else None
+    writers: list[EpochCallback] = []
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        if resume and (found := checkpoint.latest(folder / "checkpoint")) is not None:
+            trainer.load(found)
+        dump_config(cfg, folder / "config.yaml")
+        data.encoder.save(folder / "encoder.skops")
+        writers.append(MetricsWriter(folder / "metrics.jsonl", trainer.history))
+    checkpoints = folder / "checkpoint" if folder is not None else None
+    result = trainer.fit([*writers, *callbacks], checkpoints)
+    summary = summarize(cfg, data, recipe, model, result, time.perf_counter() - started)
+    if folder is not None:
+        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
+                  folder / "model.safetensors")  # fmt: skip
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
+    return Run(cfg, model, data.encoder, result.history, summary, folder)
+
+
+def summarize(cfg, data: Dataset, recipe: Recipe, model, result: FitResult, seconds: float) -> dict:
+    """``summary.json``: status, the kept model's scores on val and test, and what went wrong."""
+    scores: dict[str, float] = {}
+    if result.history:
+        scores["train/loss"] = result.history[-1].get("train/loss")
+    for part in ("val", "test"):
+        if result.status != "diverged":
+            scores |= evaluate(model, data, part, recipe)
+        if data.size(part):
+            pred = predict_tensor(model, data.x[part]).cpu().numpy()
+            extra = final_metrics(pred, data.y[part].cpu().numpy(), data.task,
+                                  recipe.target_mean, recipe.target_std)  # fmt: skip
+            scores |= {f"{part}/{k}": v for k, v in extra.items()}
+    warnings = []
+    if result.divergence:
+        d = result.divergence
+        warnings.append(f"diverged at step {d['step']} (lr {d['lr']:.3g}): the loss became "
+                        "NaN/Inf; lower train.optimizer.lr or set train.clip_grad_norm")  # fmt: skip
+    return {
+        "status": result.status,
+        "task": data.task,
+        "epochs": len(result.history),
+        "steps": result.steps,
+        "best_epoch": result.best_epoch,
+        "metrics": scores,
+        "divergence": result.divergence,
+        "warnings": warnings,
+        "wall_time_s": round(seconds, 3),
+        "parameters": count_parameters(model),
+        "model": {"inputs": data.n_features, "outputs": recipe.n_outputs, "classes": data.classes},
+        "rows": {part: data.size(part) for part in ("train", "val", "test")},
+    }
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run directory written by :func:`train` (safetensors + skops: nothing unpickled)."""
+    folder = Path(path)
+    needed = ["config.yaml", "summary.json", "model.safetensors", "encoder.skops"]
+    missing = [name for name in needed if not (folder / name).is_file()]
+    if missing:
+        raise DataError(f"{folder}: not a finished run directory (missing {', '.join(missing)})")
+    cfg = load_config(folder / "config.yaml")
+    summary = json.loads((folder / "summary.json").read_text())
+    shape = summary["model"]
+    model = build_model(cfg.model, shape["inputs"], shape["outputs"])
+    model.load_state_dict(load_file(folder / "model.safetensors"))
+    model.eval()
+    history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()
+               if line.strip()] if (folder / "metrics.jsonl").is_file() else []  # fmt: skip
+    return Run(cfg, model, Encoder.load(folder / "encoder.skops"), history, summary, folder)
+
+
+class MetricsWriter:
+    """Appends each epoch's record to ``metrics.jsonl`` (rewritten from history on resume)."""
+
+    def __init__(self, path: Path, history: list[dict]):
+        self.path = path
+        path.write_text("".join(json.dumps(r, default=_jsonable) + "\n" for r in history))
+
+    def __call__(self, record: dict) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(record, default=_jsonable) + "\n")
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=False)
+        torch.backends.cudnn.benchmark = False
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"train.device: unknown device {name!r}; expected auto, cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device: cuda was asked for but no CUDA device is available")
+    return device
+
+
+def _check_monitors(cfg: Config, data: Dataset) -> None:
+    """Early stopping and plateau watch validation metrics: they need a validation part."""
+    watched = {"train.early_stopping.monitor": cfg.train.early_stopping and cfg.train.early_stopping.monitor,
+               "train.schedule.monitor": getattr(cfg.train.schedule, "monitor", None)}  # fmt: skip
+    names = {"loss", "accuracy", "f1"} if data.task == "classification" else {"loss", "rmse", "mae", "r2"}
+    for key, metric in watched.items():
+        if not metric:
+            continue
+        part, _, name = metric.partition("/")
+        if part not in ("train", "val") or name not in names or (part == "train" and name != "loss"):
+            raise ConfigError(f"{key}: {metric!r} is not a per-epoch metric; expected train/loss "
+                              f"or val/ one of {sorted(names)}")  # fmt: skip
+        if part == "val" and data.size("val") == 0:
+            raise ConfigError(f"{key}: watches {metric} but data.split.val is 0 (no validation rows)")
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _jsonable(value):
+    if isinstance(value, (np.generic, torch.Tensor)):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
