@@ -53,6 +53,21 @@ def test_fit_then_partial_fit_equals_one_longer_fit(iris, schedule):
     np.testing.assert_array_equal(resumed.predict_proba(X), longer.predict_proba(X))
 
 
+def test_partial_fit_past_a_whole_run_curve_holds_its_last_rate_and_needs_no_validation(iris):
+    X, y = iris
+    est = NeuralNetClassifier(**QUICK | {"batch_size": "full", "epochs": 3}, schedule="onecycle").fit(X, y)
+    est.partial_fit(X, y)
+    est.partial_fit(X, y)
+    lrs = [r["lr"] for r in est.history_]
+    assert lrs[2] < lrs[0] / 1000  # the planned cycle over 3 epochs ends near zero...
+    assert lrs[3] == lrs[4] == lrs[2]  # ...and stays there rather than cycling again
+    watching_val = NeuralNetClassifier(**QUICK, schedule="plateau")
+    with pytest.raises(InvalidParameterError, match="plateau schedule must watch train/loss"):
+        watching_val.partial_fit(X, y, classes=[0, 1, 2])
+    watching_val.set_params(schedule_params={"monitor": "train/loss"}).partial_fit(X, y, classes=[0, 1, 2])
+    assert watching_val.n_iter_ == 1
+
+
 def test_partial_fit_streams_batches_that_miss_classes(iris):
     X, y = iris  # sorted by class: the first batch holds only class 0
     est = NeuralNetClassifier(**QUICK)

@@ -90,8 +90,11 @@ def recipe_dict(params: dict[str, Any], task: str, owner: str) -> dict[str, Any]
         extra = params[name] or {}
         if not isinstance(extra, dict):
             raise InvalidParameterError(f"{owner}: {name}: expected a dict or None (got {extra!r})")
-        for key in sorted(set(own) & set(extra)):
-            raise InvalidParameterError(f"{owner}: {name}: {key!r} has its own parameter, {own[key]}")
+        clash = sorted(set(own) & set(extra))
+        if clash:
+            raise InvalidParameterError(
+                f"{owner}: {name}: {clash[0]!r} has its own parameter, {own[clash[0]]}"
+            )
         set_dotted(raw, RECIPE_KEYS[name], dict(extra))
     for name, value in params.items():
         if name in COMPOSED or (name in NONE_IS_DEFAULT and value is None):
