@@ -12,13 +12,14 @@ import pandas as pd
 import torch
 
 from tuneforge.config.schema import DataConfig
+from tuneforge.data.arrays import from_arrays
 from tuneforge.data.batches import Batches
 from tuneforge.data.prep import Encoder, categorical_columns, check_missing, fit_encoder
 from tuneforge.data.sources import BUILTIN, Table, load_table
 from tuneforge.data.split import holdout, kfold
 from tuneforge.errors import DataError
 
-__all__ = ["BUILTIN", "Batches", "Dataset", "Encoder", "load_table", "prepare"]
+__all__ = ["BUILTIN", "Batches", "Dataset", "Encoder", "from_arrays", "load_table", "prepare"]
 
 PARTS = ("train", "val", "test")
 
