@@ -165,10 +165,13 @@ def init(
 
 
 def _print_scores(title: str, scores: dict) -> None:
-    table = Table("metric", "value", title=title)
+    # The title goes above the table, not in it: a path as a table title wraps at its width.
+    table = Table("metric", "value")
     for key, value in scores.items():
         table.add_row(key, "—" if value is None else f"{value:.4f}")
-    Console().print(table)
+    out = Console()
+    out.print(title, markup=False, highlight=False, soft_wrap=True)
+    out.print(table)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ class EpochProgress:
     def __init__(self, epochs: int, quiet: bool = False, label: str = "train",
                  per_run: int | None = None):  # fmt: skip
         self.progress = None if quiet else Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
             TextColumn("{task.fields[scores]}"), TimeElapsedColumn(), transient=False,
         )  # fmt: skip
         self.epochs, self.label, self.per_run = epochs, label, per_run or epochs
