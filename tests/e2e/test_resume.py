@@ -51,14 +51,16 @@ def test_killed_run_resumes_to_bit_identical_weights(run_cli, start_cli, tmp_pat
     assert run_cli("train", recipe, "--out", whole, "-q", cwd=tmp_path).code == 0
 
     process = start_cli("train", recipe, "--out", killed, "-q", cwd=tmp_path)
-    deadline = time.monotonic() + 240
-    while not (killed / "checkpoint" / checkpoint.MARKER).exists():
-        assert process.poll() is None, "the run ended before its first checkpoint"
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    time.sleep(0.3)  # kill somewhere in the epochs after the first checkpoint
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    try:
+        deadline = time.monotonic() + 240
+        while not (killed / "checkpoint" / checkpoint.MARKER).exists():
+            assert process.poll() is None, "the run ended before its first checkpoint"
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(0.15)  # kill somewhere in the epochs after the first checkpoint
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
     assert process.returncode == -signal.SIGKILL
     assert not (killed / "summary.json").exists(), "the run finished before it was killed"
     stopped_at = json.loads(
