@@ -10,10 +10,24 @@ Example:
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from tuneforge.config import Config, load_config
 from tuneforge.errors import ConfigError, DataError, TuneforgeError
-from tuneforge.evaluate.cv import cross_validate as cv
-from tuneforge.run import Run, load_run, train
+
+if TYPE_CHECKING:
+    from tuneforge.evaluate.cv import cross_validate as cv
+    from tuneforge.run import Run, load_run, train
+
+# Names whose modules import torch, scikit-learn and pandas (seconds): loaded on first use, so
+# `tuneforge --help`, `tuneforge init` and config errors answer at once.
+_LAZY = {
+    "Run": ("tuneforge.run", "Run"),
+    "cv": ("tuneforge.evaluate.cv", "cross_validate"),
+    "load_run": ("tuneforge.run", "load_run"),
+    "train": ("tuneforge.run", "train"),
+}
 
 __all__ = [
     "Config",
@@ -27,3 +41,16 @@ __all__ = [
     "train",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tuneforge' has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    value = getattr(import_module(module), attribute)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -10,12 +10,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
-from typer.exceptions import TyperException
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from tuneforge.config import Config, load_config
 from tuneforge.errors import TuneforgeError
@@ -24,7 +24,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Train PyTorch models from a recipe and tune their hyperparameters.")  # fmt: skip
 console = Console(stderr=True)
 
-ConfigArg = Annotated[Optional[Path], typer.Argument(help="YAML recipe; omitted: the built-in default.")]
+ConfigArg = Annotated[Path | None, typer.Argument(help="YAML recipe; omitted: the built-in default.")]
 SetOpt = Annotated[list[str], typer.Option("--set", help="Override a key: train.optimizer.lr=0.01")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
@@ -34,33 +34,57 @@ def _load(config: Path | None, overrides: list[str]) -> Config:
 
 
 def _run_dir(cfg: Config, out: Path | None) -> Path:
+    """``--out``, or a fresh ``runs/<name>``; never a folder that already holds a run."""
     if out is not None:
+        if (out / "config.yaml").exists():
+            raise TuneforgeError(f"--out {out}: already holds a run; continue it with --resume "
+                                 f"{out} or choose another folder")  # fmt: skip
         return out
     name = cfg.name or f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(cfg.data.source).stem}-{cfg.model.kind}"
-    return Path("runs") / name
+    folder, n = Path("runs") / name, 1
+    while folder.exists():  # a second run with the same name keeps the first one's files
+        n += 1
+        folder = Path("runs") / f"{name}-{n}"
+    return folder
+
+
+def _resume_dir(run_dir: Path, config: Path | None, out: Path | None, overrides: list[str]) -> Config:
+    """Check that ``run_dir`` can be continued, before anything in it is touched."""
+    from tuneforge.engine.checkpoint import latest
+
+    for given, flag in ((config, "CONFIG"), (out, "--out"), (overrides, "--set")):
+        if given:
+            raise TuneforgeError(f"--resume: {flag} cannot be combined with it; a resumed run "
+                                 f"continues {run_dir} with its own config.yaml")  # fmt: skip
+    if not (run_dir / "config.yaml").is_file():
+        raise TuneforgeError(f"--resume {run_dir}: no config.yaml, so it is not a run directory")
+    if (run_dir / "summary.json").is_file():
+        raise TuneforgeError(f"--resume {run_dir}: the run has already finished (summary.json "
+                             "exists); nothing to resume")  # fmt: skip
+    if latest(run_dir / "checkpoint") is None:
+        raise TuneforgeError(f"--resume {run_dir}: no complete checkpoint (checkpoint/COMPLETE) "
+                             "to continue from; train it again from its config.yaml")  # fmt: skip
+    return _load(run_dir / "config.yaml", [])
 
 
 @app.command()
 def train(
     config: ConfigArg = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run directory (default runs/<name>).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory (default runs/<name>).")] = None,
     set_: SetOpt = [],  # noqa: B006 - typer reads the default, never mutates it
-    resume: Annotated[Optional[Path], typer.Option(help="Continue a killed run from its folder.")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue a killed run from its folder.")] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Train one recipe and write its run directory."""
-    from tuneforge.cli_progress import EpochProgress
-    from tuneforge.run import train as train_run
-
     if resume is not None:
-        if config is not None:
-            raise TuneforgeError("--resume: give either CONFIG or --resume RUN_DIR, not both")
-        if not (resume / "config.yaml").is_file():
-            raise TuneforgeError(f"{resume}: no config.yaml, so it is not a run directory to resume")
-        cfg, folder = _load(resume / "config.yaml", set_), resume
+        cfg, folder = _resume_dir(resume, config, out, set_), resume
     else:
         cfg = _load(config, set_)
         folder = _run_dir(cfg, out)
+    # Imported after the config is checked: a bad config fails fast, before torch loads.
+    from tuneforge.cli_progress import EpochProgress
+    from tuneforge.run import train as train_run
+
     with EpochProgress(cfg.train.epochs, quiet) as progress:
         run = train_run(cfg, folder, resume=resume is not None, callbacks=[progress])
     _print_scores(f"{run.summary['status']}: {folder}", run.summary["metrics"])
@@ -71,24 +95,30 @@ def train(
 @app.command()
 def cv(
     config: ConfigArg = None,
-    folds: Annotated[Optional[int], typer.Option(min=2, help="Number of folds (data.folds).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Folder for the per-fold runs.")] = None,
+    folds: Annotated[int | None, typer.Option(min=2, help="Number of folds (data.folds).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the per-fold runs.")] = None,
     set_: SetOpt = [],  # noqa: B006
+    quiet: QuietOpt = False,
 ) -> None:
     """k-fold cross-validation of one recipe: mean ± std of every metric."""
+    cfg = _load(config, set_)
+    from tuneforge.cli_progress import EpochProgress
     from tuneforge.evaluate.cv import cross_validate
 
-    result = cross_validate(_load(config, set_), folds, out)
-    table = Table("metric", "mean", "std", title=f"{len(result['folds'])}-fold cross-validation")
+    k = folds or cfg.data.folds
+    epochs = cfg.train.epochs
+    with EpochProgress(epochs * k, quiet, f"{k}-fold cv", per_run=epochs) as progress:
+        result = cross_validate(cfg, folds, out, callbacks=[progress])
+    table = Table("metric", "mean ± std", title=f"{len(result['folds'])}-fold cross-validation")
     for key, mean in result["mean"].items():
-        table.add_row(key, f"{mean:.4f}", f"{result['std'][key]:.4f}")
+        table.add_row(key, f"{mean:.4f} ± {result['std'][key]:.4f}")
     Console().print(table)
 
 
 @app.command()
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
-    data: Annotated[Optional[Path], typer.Option(help="A file with the target column.")] = None,
+    data: Annotated[Path | None, typer.Option(help="A file with the target column.")] = None,
     part: Annotated[str, typer.Option(help="Split to score when no --data: train, val or test.")] = "test",
 ) -> None:
     """Score a saved model on one of its splits or on a labelled file."""
@@ -101,7 +131,7 @@ def evaluate(
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
     input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV/parquet of feature rows.")],
-    out: Annotated[Optional[Path], typer.Option(help="Output CSV (default: stdout).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output CSV (default: stdout).")] = None,
 ) -> None:
     """Predict for the rows of a file; writes a CSV with a ``prediction`` column."""
     from tuneforge.predict import predict_file
@@ -135,10 +165,13 @@ def init(
 
 
 def _print_scores(title: str, scores: dict) -> None:
-    table = Table("metric", "value", title=title)
+    # The title goes above the table, not in it: a path as a table title wraps at its width.
+    table = Table("metric", "value")
     for key, value in scores.items():
         table.add_row(key, "—" if value is None else f"{value:.4f}")
-    Console().print(table)
+    out = Console()
+    out.print(title, markup=False, highlight=False, soft_wrap=True)
+    out.print(table)
 
 
 def main() -> None:
@@ -150,6 +183,8 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except TyperException as exc:  # usage errors: unknown option, missing argument (exit code 2)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help text was shown; no error line
+            sys.exit(exc.exit_code)
         _fail(exc.format_message(), exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         console.print("interrupted")

@@ -6,28 +6,42 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 class EpochProgress:
-    """Context manager and epoch callback: one bar over the epochs, with loss and a val metric."""
+    """Context manager and epoch callback: one bar over the epochs, with loss and a val metric.
 
-    def __init__(self, epochs: int, quiet: bool = False, label: str = "train"):
+    Args:
+        epochs: the bar's total (for several runs in a row, e.g. cv folds, all their epochs).
+        quiet: no bar at all.
+        label: shown left of the bar.
+        per_run: epochs of one run when several runs feed the bar; a record whose epoch does
+            not follow the previous one starts the next run's stretch of the bar.
+    """
+
+    def __init__(self, epochs: int, quiet: bool = False, label: str = "train",
+                 per_run: int | None = None):  # fmt: skip
         self.progress = None if quiet else Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
             TextColumn("{task.fields[scores]}"), TimeElapsedColumn(), transient=False,
         )  # fmt: skip
-        self.epochs, self.label = epochs, label
+        self.epochs, self.label, self.per_run = epochs, label, per_run or epochs
+        self.task = None
+        self._offset, self._last = 0, 0
 
     def __enter__(self) -> EpochProgress:
-        if self.progress is not None:
-            self.progress.start()
-            self.task = self.progress.add_task(self.label, total=self.epochs, scores="")
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.progress is not None:
+        if self.task is not None:
             self.progress.stop()
 
     def __call__(self, record: dict) -> None:
         if self.progress is None:
             return
+        if self.task is None:  # started on the first epoch, so a bad input shows no empty bar
+            self.progress.start()
+            self.task = self.progress.add_task(self.label, total=self.epochs, scores="")
+        if record["epoch"] <= self._last:
+            self._offset += self.per_run
+        self._last = record["epoch"]
         shown = [k for k in ("train/loss", "val/loss", "val/accuracy", "val/r2") if k in record]
         scores = "  ".join(f"{k} {record[k]:.4f}" for k in shown)
-        self.progress.update(self.task, completed=record["epoch"], scores=scores)
+        self.progress.update(self.task, completed=self._offset + record["epoch"], scores=scores)

@@ -18,18 +18,21 @@ from tuneforge.run import load_run
 
 def read_rows(path: Path) -> pd.DataFrame:
     readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet}
-    if path.suffix not in readers:
+    if path.suffix.lower() not in readers:
         raise DataError(f"{path}: expected a .csv or .parquet file")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    return readers[path.suffix](path)
+    try:
+        return readers[path.suffix.lower()](path)
+    except Exception as exc:  # pandas/pyarrow raise many types for a malformed file
+        raise DataError(f"{path}: cannot read the file ({type(exc).__name__}: {exc})") from None
 
 
 def predict_file(run_dir: Path, input_file: Path) -> pd.DataFrame:
     """The input rows with a ``prediction`` column appended."""
     run = load_run(run_dir)
     frame = read_rows(Path(input_file))
-    frame["prediction"] = run.predict(frame)
+    frame["prediction"] = run.predict(frame, source=str(input_file))
     return frame
 
 
@@ -46,7 +49,7 @@ def evaluate_run(run_dir: Path, data: Path | None = None, part: str = "test") ->
         table = load_table(cfg.source, cfg.target, cfg.task, cfg.features)
         split = holdout(table.target.to_numpy(), table.task, cfg.split.val, cfg.split.test,
                         cfg.split.seed)  # fmt: skip
-        rows = dict(zip(("train", "val", "test"), split))[part]
+        rows = dict(zip(("train", "val", "test"), split, strict=True))[part]
     features = table.features.iloc[rows]
     x = torch.as_tensor(run.encoder.transform(features, str(data or cfg.source)))
     try:

@@ -19,10 +19,16 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from tuneforge.config import Config, dump_config, load_config
+from tuneforge.config import Config, dump_config, load_config, to_dict, validate
 from tuneforge.data import Dataset, Encoder, prepare
 from tuneforge.engine import checkpoint
-from tuneforge.engine.module import EpochCallback, FitResult, ModuleTrainer, evaluate, predict_tensor
+from tuneforge.engine.module import (
+    EpochCallback,
+    FitResult,
+    ModuleTrainer,
+    evaluate,
+    predict_tensor,
+)
 from tuneforge.errors import ConfigError, DataError
 from tuneforge.evaluate.metrics import final_metrics
 from tuneforge.models import build_model, count_parameters
@@ -40,18 +46,27 @@ class Run:
     summary: dict
     path: Path | None = None
 
-    def predict(self, rows: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """Predicted class labels (classification) or values (regression) for raw rows."""
-        out = self._outputs(rows)
+    def predict(self, rows: pd.DataFrame | np.ndarray, *, source: str = "rows") -> np.ndarray:
+        """Predicted class labels (classification) or values (regression) for raw rows.
+
+        Args:
+            rows: the raw feature columns (a frame by name, or an array in training order).
+            source: what to call ``rows`` in error messages, e.g. the file they came from.
+        """
+        out = self._outputs(rows, source)
         if self.encoder.labels is None:
             return self.encoder.decode_target(out[:, 0])
         index = (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else out.argmax(1)
         return self.encoder.decode_target(index)
 
-    def _outputs(self, rows: pd.DataFrame | np.ndarray) -> np.ndarray:
+    def _outputs(self, rows: pd.DataFrame | np.ndarray, source: str = "rows") -> np.ndarray:
         if not isinstance(rows, pd.DataFrame):
-            rows = pd.DataFrame(np.asarray(rows), columns=list(self.encoder.columns))
-        x = torch.as_tensor(self.encoder.transform(rows), device=_device_of(self.model))
+            rows = np.asarray(rows)
+            if rows.ndim != 2 or rows.shape[1] != len(self.encoder.columns):
+                raise DataError(f"{source}: expected rows of {len(self.encoder.columns)} feature "
+                                f"columns {list(self.encoder.columns)}, got shape {rows.shape}")  # fmt: skip
+            rows = pd.DataFrame(rows, columns=list(self.encoder.columns))
+        x = torch.as_tensor(self.encoder.transform(rows, source), device=_device_of(self.model))
         return predict_tensor(self.model, x).cpu().numpy()
 
 
@@ -70,8 +85,9 @@ def train(
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     device = resolve_device(cfg.train.device)
     data = prepare(cfg.data, device, fold=fold, refit=refit)
-    _check_monitors(cfg, data)
+    check_against_data(cfg, data)
     recipe = Recipe.build(cfg.train, data)
+    cfg = resolve(cfg, data, recipe)
     model = build_model(cfg.model, data.n_features, recipe.n_outputs, seed=cfg.train.seed).to(device)
     trainer = ModuleTrainer(model, data, recipe, seed=cfg.train.seed)
     folder = Path(out) if out is not None else None
@@ -176,6 +192,38 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device: cuda was asked for but no CUDA device is available")
     return device
+
+
+def resolve(cfg: Config, data: Dataset, recipe: Recipe) -> Config:
+    """``cfg`` with what was inferred from the data written in (the task, the default loss)."""
+    raw = to_dict(cfg)
+    raw["data"]["task"] = data.task
+    raw["train"]["loss"] = recipe.loss_name
+    return validate(raw, source="resolved config")
+
+
+#: The task each loss is made for; the data's task (given or inferred) must match it.
+LOSS_TASK = {"mse": "regression", "mae": "regression", "huber": "regression",
+             "cross_entropy": "classification", "bce": "classification"}  # fmt: skip
+_LOSS_FIX = {"regression": "use mse, mae or huber",
+             "classification": "use cross_entropy or bce, or set data.task: regression"}  # fmt: skip
+
+
+def check_against_data(cfg: Config, data: Dataset) -> None:
+    """Checks that need the data: loss and model against the task, and the watched metrics.
+
+    The schema catches these contradictions when ``data.task`` is written out; here the task
+    may have been inferred from the target column.
+    """
+    source, task = cfg.data.source, data.task
+    loss = cfg.train.loss
+    if loss is not None and LOSS_TASK[loss] != task:
+        raise ConfigError(f"train.loss: {loss} is a {LOSS_TASK[loss]} loss but {source} is a "
+                          f"{task} task; {_LOSS_FIX[task]}")  # fmt: skip
+    if cfg.model.kind == "logistic" and task == "regression":
+        raise ConfigError(f"model.kind: logistic needs a classification task but {source} is "
+                          "a regression task; use kind: linear")  # fmt: skip
+    _check_monitors(cfg, data)
 
 
 def _check_monitors(cfg: Config, data: Dataset) -> None:

@@ -64,8 +64,13 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 def validate(raw: Mapping[str, Any], source: str = "config") -> Config:
     """Validate a plain dict into a :class:`Config`; raise one :class:`ConfigError` line."""
+    for key in raw:
+        if not isinstance(key, str):  # e.g. a YAML `1:` line; Config(**raw) needs string keys
+            raise ConfigError(f"{source}: {key!r}: unknown key; sections are name, data, model, train")
     try:
         return Config.model_validate(dict(raw))
+    except ConfigError as exc:  # raised by Config.__init__ from pydantic's ValidationError
+        raise ConfigError(f"{source}: {getattr(exc, 'detail', exc)}") from None
     except ValidationError as exc:
         raise ConfigError(f"{source}: {format_validation_error(exc)}") from None
 
@@ -73,7 +78,11 @@ def validate(raw: Mapping[str, Any], source: str = "config") -> Config:
 def format_validation_error(exc: ValidationError) -> str:
     errors = exc.errors()
     first = errors[0]
-    key = ".".join(str(part) for part in first["loc"] if _is_key(part))
+    loc = first["loc"]
+    if first["type"] == "extra_forbidden":  # the last part is the user's own (unknown) key
+        key = ".".join([*(str(part) for part in loc[:-1] if _is_key(part)), str(loc[-1])])
+    else:
+        key = ".".join(str(part) for part in loc if _is_key(part))
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown key"
@@ -120,7 +129,15 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
 
 def to_dict(cfg: Config) -> dict[str, Any]:
     """The fully resolved recipe as plain YAML-able data (defaults filled in)."""
-    return cfg.model_dump(mode="json")
+    return _tags_first(cfg.model_dump(mode="json"))
+
+
+def _tags_first(node: Any) -> Any:
+    """Put ``kind``/``name`` first in each mapping, so the written YAML reads ``name: cosine, ...``."""
+    if not isinstance(node, dict):
+        return node
+    tags = [k for k in ("kind", "name") if k in node and isinstance(node[k], str)]
+    return {k: _tags_first(node[k]) for k in [*tags, *(k for k in node if k not in tags)]}
 
 
 def dump_config(cfg: Config, path: str | Path) -> None:

@@ -259,6 +259,22 @@ class Config(Strict):
     model: ModelConfig = MLPModel()
     train: TrainConfig = TrainConfig()
 
+    def __init__(self, **sections: Any) -> None:
+        """``Config(data={...}, ...)`` in code fails like a config file: one ConfigError line."""
+        from pydantic import ValidationError
+
+        from tuneforge.config.loading import format_validation_error  # loading imports schema
+        from tuneforge.errors import ConfigError
+
+        try:
+            super().__init__(**sections)
+        except ValidationError as exc:
+            # pydantic runs a custom __init__ inside model_validate too: keep the detail so
+            # loading.validate can name the file instead of "config".
+            error = ConfigError(f"config: {format_validation_error(exc)}")
+            error.detail = format_validation_error(exc)
+            raise error from None
+
     @field_validator("model", mode="before")
     @classmethod
     def _default_model_kind(cls, value: Any) -> Any:

@@ -70,7 +70,8 @@ def prepare(
         raise DataError(f"{table.name}: target column {table.target.name!r} is not numeric, "
                         "so data.task cannot be regression")  # fmt: skip
     y = table.target.to_numpy()
-    rows = dict(zip(PARTS, holdout(y, table.task, cfg.split.val, cfg.split.test, cfg.split.seed)))
+    split = holdout(y, table.task, cfg.split.val, cfg.split.test, cfg.split.seed)
+    rows = dict(zip(PARTS, split, strict=True))
     if fold is not None:
         rest = np.concatenate([rows["train"], rows["val"]])
         train_pos, val_pos = kfold(y[rest], table.task, cfg.folds, cfg.split.seed)[fold]

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import skops.io
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
@@ -29,12 +28,20 @@ class Encoder:
     target_mean: float = 0.0  # regression: y_model = (y - mean) / std
     target_std: float = 1.0
     columns: tuple[str, ...] = ()
+    impute: str | None = None  # data.impute: without it, missing values are an error
 
     def transform(self, frame: pd.DataFrame, source: str = "input") -> np.ndarray:
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
             raise DataError(f"{source}: missing feature columns {missing}")
-        return np.asarray(self.features.transform(frame[list(self.columns)]), dtype=np.float32)
+        frame = frame[list(self.columns)]
+        # Without an imputer, NaN would flow through the scaler into silent NaN predictions.
+        check_missing(frame, self.impute, source)
+        try:
+            encoded = self.features.transform(frame)
+        except (ValueError, TypeError) as exc:  # e.g. text in a column that was numeric
+            raise DataError(f"{source}: cannot encode the feature columns ({exc})") from None
+        return np.asarray(encoded, dtype=np.float32)
 
     def encode_target(self, y: pd.Series) -> np.ndarray:
         if self.labels is not None:
@@ -47,18 +54,23 @@ class Encoder:
         return values * self.target_std + self.target_mean
 
     def save(self, path: str | Path) -> None:
+        import skops.io  # imported on use: it costs ~2 s of start-up for every command
+
         skops.io.dump(
             {
                 "features": self.features,
                 "labels": self.labels,
                 "target": [self.target_mean, self.target_std],
                 "columns": list(self.columns),
+                "impute": self.impute,
             },
             path,
         )
 
     @classmethod
     def load(cls, path: str | Path) -> Encoder:
+        import skops.io
+
         trusted = skops.io.get_untrusted_types(file=path)
         # Only scikit-learn and numpy types may be untrusted-by-default here; anything else is refused.
         unexpected = [t for t in trusted if not t.startswith(("sklearn.", "numpy."))]
@@ -66,7 +78,8 @@ class Encoder:
             raise DataError(f"{path}: refusing to load unexpected types {unexpected}")
         state = skops.io.load(path, trusted=trusted)
         mean, std = state["target"]
-        return cls(state["features"], state["labels"], mean, std, tuple(state["columns"]))
+        columns = tuple(state["columns"])
+        return cls(state["features"], state["labels"], mean, std, columns, state.get("impute"))
 
 
 def check_missing(frame: pd.DataFrame, impute: str | None, source: str) -> None:
@@ -74,8 +87,9 @@ def check_missing(frame: pd.DataFrame, impute: str | None, source: str) -> None:
     counts = counts[counts > 0]
     if len(counts) and impute is None:
         listed = ", ".join(f"{name!r} ({int(n)} rows)" for name, n in counts.items())
+        noun = "column" if len(counts) == 1 else "columns"
         raise DataError(
-            f"{source}: missing values in column {listed}; set data.impute to mean, median "
+            f"{source}: missing values in {noun} {listed}; set data.impute to mean, median "
             "or most_frequent, or clean the file"
         )
 
@@ -116,9 +130,9 @@ def fit_encoder(
     features.fit(train)
     if task == "classification":
         labels = LabelEncoder().fit(y)  # the label set is the whole column's, not a statistic
-        return Encoder(features, labels, columns=tuple(frame.columns))
+        return Encoder(features, labels, columns=tuple(frame.columns), impute=impute)
     mean, std = 0.0, 1.0
     if standardize_target:
         values = y.iloc[train_rows].to_numpy(dtype=np.float64)
         mean, std = float(values.mean()), float(values.std()) or 1.0
-    return Encoder(features, None, mean, std, tuple(frame.columns))
+    return Encoder(features, None, mean, std, tuple(frame.columns), impute)

@@ -66,7 +66,8 @@ def load_table(
         return Table(_select(frame, features, source), y, task or builtin_task, source)
     path = Path(source)
     readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".npz": _read_npz}
-    if path.suffix not in readers:
+    suffix = path.suffix.lower()
+    if suffix not in readers:
         raise DataError(
             f"data.source: {source!r} is neither a built-in data set ({', '.join(BUILTIN)}) "
             "nor a .csv, .parquet or .npz file"
@@ -74,7 +75,7 @@ def load_table(
     if not path.is_file():
         raise DataError(f"{source}: data file not found")
     try:
-        frame = readers[path.suffix](path)
+        frame = readers[suffix](path)
     except DataError:
         raise
     except Exception as exc:  # pandas/pyarrow raise many types for a malformed file
@@ -86,7 +87,8 @@ def load_table(
     y = frame.pop(target)
     if y.isna().any():
         raise DataError(f"{source}: target column {target!r} has {int(y.isna().sum())} missing values")
-    return Table(_select(frame, features, source), y, task or infer_task(y), path.stem)
+    # Messages name the file as the user wrote it, so they can find it.
+    return Table(_select(frame, features, source), y, task or infer_task(y), source)
 
 
 def infer_task(y: pd.Series) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,12 @@ import numpy as np
 from tuneforge.config import Config
 
 
-def cross_validate(cfg: Config, folds: int | None = None, out: str | Path | None = None) -> dict:
+def cross_validate(
+    cfg: Config, folds: int | None = None, out: str | Path | None = None, callbacks: Sequence = ()
+) -> dict:
     """Train once per fold (each fold's validation part is held out in turn).
+
+    ``callbacks`` get every fold's epoch records (e.g. the CLI's progress bar).
 
     Returns ``{"folds": [per-fold metrics], "mean": {...}, "std": {...}}``; the test part stays
     out of every fold, and each fold fits its own standardization on its own training rows.
@@ -23,7 +28,7 @@ def cross_validate(cfg: Config, folds: int | None = None, out: str | Path | None
     results = []
     for fold in range(cfg.data.folds):
         folder = Path(out) / f"fold{fold}" if out is not None else None
-        run = train(cfg, folder, fold=fold)
+        run = train(cfg, folder, fold=fold, callbacks=callbacks)
         results.append({k: v for k, v in run.summary["metrics"].items() if v is not None})
     keys = [k for k in results[0] if all(k in r for r in results)]
     summary = {
