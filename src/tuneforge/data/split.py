@@ -50,6 +50,10 @@ def kfold(y: np.ndarray, task: str, folds: int, seed: int) -> list[tuple[np.ndar
 def _split(rows: np.ndarray, y: np.ndarray, task: str, count: int, seed: int):
     if count <= 0:
         return rows, rows[:0]
+    if count >= len(rows):
+        plural = "" if len(rows) == 1 else "s"
+        raise DataError(f"data.split: too few rows to split ({len(rows)} sample{plural}, "
+                        f"{count} to hold out)")  # fmt: skip
     stratify = y if task == "classification" else None
     try:
         return train_test_split(rows, test_size=count, random_state=seed, stratify=stratify)

@@ -74,6 +74,8 @@ def build_config(params: dict[str, Any], task: str, owner: str) -> Config:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
         raise invalid(format_validation_error(exc), owner) from None
+    except ConfigError as exc:  # Config's own __init__ turns validation errors into this
+        raise invalid(getattr(exc, "detail", str(exc)), owner) from None
     if not needs_validation(cfg):
         cfg.data.split.val = 0.0  # no rows are held out unless something watches them
     return cfg
