@@ -23,6 +23,7 @@ from tuneforge.evaluate.metrics import epoch_metrics, mode
 from tuneforge.recipe import (
     Plateau,
     Recipe,
+    accumulation_weights,
     make_optimizer,
     penalized_parameters,
     penalty,
@@ -77,6 +78,7 @@ class ModuleTrainer:
         self.l1 = reg.l1 if reg.l1_mode == "penalty" else 0.0
         self.prox_l1 = reg.l1 if reg.l1_mode == "proximal" else 0.0
         self.has_penalty = bool(self.l1 or reg.l2)
+        self.micro_weights = accumulation_weights(data.size("train"), recipe.batch_size, cfg.accumulate)
         self.factors = recipe.factors.tolist()
         self.scheduled = cfg.schedule.name not in ("constant", "plateau") or cfg.schedule.warmup_steps
         self.plateau = None
@@ -125,8 +127,8 @@ class ModuleTrainer:
             objective = loss
             if self.has_penalty:
                 objective = loss + penalty(self.penalized, self.l1, cfg.regularization.l2)
-            if cfg.accumulate > 1:
-                objective = objective / cfg.accumulate
+            if cfg.accumulate > 1:  # the group's mean loss: rows here / rows in the group
+                objective = objective * self.micro_weights[i]
             objective.backward()
             losses[i] = loss.detach()
             if (i + 1) % cfg.accumulate and i + 1 < len(self.batches):
