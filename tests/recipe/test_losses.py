@@ -99,6 +99,20 @@ def test_leading_member_dims_give_each_member_its_own_loss(name):
         torch.testing.assert_close(out[k], LOSSES[name](pred, y), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_mean_reduction_is_the_mean_of_the_per_sample_losses_and_of_their_gradients(name):
+    make_case, _, _ = REFERENCES[name]
+    pred, y = make_case(torch.Generator().manual_seed(4))
+    fused = pred.clone().requires_grad_()
+    per_sample = pred.clone().requires_grad_()
+    LOSSES[name](fused, y, reduction="mean").backward()
+    LOSSES[name](per_sample, y).mean().backward()
+    torch.testing.assert_close(fused.grad, per_sample.grad, rtol=1e-12, atol=1e-15)
+    stacked = torch.stack([pred, pred.flip(0)])  # member dims: the mean over every element
+    torch.testing.assert_close(LOSSES[name](stacked, y, reduction="mean"),
+                               LOSSES[name](stacked, y).mean(), rtol=1e-12, atol=0)  # fmt: skip
+
+
 def test_label_smoothing_comes_from_the_config():
     data = prepare(tuneforge.load_config(overrides=["data.source=iris"]).data)
     gen = torch.Generator().manual_seed(2)

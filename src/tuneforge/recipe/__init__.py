@@ -77,6 +77,10 @@ class Recipe:
             target_std=data.encoder.target_std,
         )
 
+    def mean_loss(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The loss averaged over rows in one fused op (one model, no member dims)."""
+        return self.loss(pred, y, reduction="mean")
+
     @property
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.cfg.epochs
