@@ -112,7 +112,7 @@ VARIANTS: dict[str, tuple[str, Callable]] = {
 def measure(repeats: int, epochs: int) -> dict[str, list[float]]:
     cfg, data, recipe = setup(epochs)
     times: dict[str, list[float]] = {key: [] for key in VARIANTS}
-    for key, (_, run) in VARIANTS.items():  # warm-up: allocator, kernels, lazy imports
+    for _, run in VARIANTS.values():  # warm-up: allocator, kernels, lazy imports
         run(cfg, data, recipe)
     for _ in range(repeats):
         for key, (_, run) in VARIANTS.items():
@@ -135,7 +135,7 @@ def main() -> None:
           f"{recipe.total_steps} steps ({args.epochs} epochs), median of {args.repeats}")  # fmt: skip
     times = measure(args.repeats, args.epochs)
     median = {key: statistics.median(values) for key, values in times.items()}
-    print(f"\n| variant | median s | spread (max/min) | vs (b) | vs (b+) |")
+    print("\n| variant | median s | spread (max/min) | vs (b) | vs (b+) |")
     print("|---|---:|---:|---:|---:|")
     for key, (label, _) in VARIANTS.items():
         spread = max(times[key]) / min(times[key])

@@ -99,7 +99,7 @@ def test_cosine_period_shorter_than_the_run_stays_at_the_floor():
     np.testing.assert_allclose(factors[30:], 0.2, rtol=1e-12)  # torch would climb back up
 
 
-@pytest.mark.parametrize("name", ["constant", "exponential", "cosine", "onecycle"])
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
 def test_warmup_is_a_linear_ramp_then_the_schedule_from_its_own_step_zero(name):
     fields = {**FORMULAS[name][0]}
     warm = 8
