@@ -23,6 +23,7 @@ from tuneforge.evaluate.metrics import epoch_metrics, mode
 from tuneforge.recipe import (
     Plateau,
     Recipe,
+    accumulation_weights,
     make_optimizer,
     penalized_parameters,
     penalty,
@@ -77,6 +78,7 @@ class ModuleTrainer:
         self.l1 = reg.l1 if reg.l1_mode == "penalty" else 0.0
         self.prox_l1 = reg.l1 if reg.l1_mode == "proximal" else 0.0
         self.has_penalty = bool(self.l1 or reg.l2)
+        self.micro_weights = accumulation_weights(data.size("train"), recipe.batch_size, cfg.accumulate)
         self.factors = recipe.factors.tolist()
         self.scheduled = cfg.schedule.name not in ("constant", "plateau") or cfg.schedule.warmup_steps
         self.plateau = None
@@ -115,20 +117,20 @@ class ModuleTrainer:
         """One pass over the training batches; returns the per-batch data losses."""
         cfg, model, optimizer = self.cfg, self.model, self.optimizer
         model.train()
-        losses = torch.empty(len(self.batches), device=self.data.x["train"].device)
+        losses = []  # stays on the device; stacked once per epoch (no host sync per step)
         if cfg.schedule.interval == "epoch":
             self._set_lr(self.factors[self.epoch])
         for i, (x, y) in enumerate(self.batches):
             if self.scheduled and cfg.schedule.interval == "step":
                 self._set_lr(self.factors[self.step])
-            loss = self.recipe.loss(model(x), y).mean()
+            loss = self.recipe.mean_loss(model(x), y)
             objective = loss
             if self.has_penalty:
                 objective = loss + penalty(self.penalized, self.l1, cfg.regularization.l2)
-            if cfg.accumulate > 1:
-                objective = objective / cfg.accumulate
+            if cfg.accumulate > 1:  # the group's mean loss: rows here / rows in the group
+                objective = objective * self.micro_weights[i]
             objective.backward()
-            losses[i] = loss.detach()
+            losses.append(loss.detach())
             if (i + 1) % cfg.accumulate and i + 1 < len(self.batches):
                 continue  # accumulate gradients over more micro-batches
             if cfg.clip_grad_value is not None:
@@ -140,7 +142,7 @@ class ModuleTrainer:
                 soft_threshold_(self.penalized, self.optimizer.param_groups[0]["lr"] * self.prox_l1)
             optimizer.zero_grad(set_to_none=True)
             self.step += 1
-        return losses
+        return torch.stack(losses)
 
     def end_epoch(self, losses: torch.Tensor, seconds: float) -> dict:
         self.epoch += 1

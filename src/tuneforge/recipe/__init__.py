@@ -24,6 +24,7 @@ __all__ = [
     "SCHEDULES",
     "Plateau",
     "Recipe",
+    "accumulation_weights",
     "lr_factors",
     "make_optimizer",
     "penalized_parameters",
@@ -76,6 +77,28 @@ class Recipe:
             target_std=data.encoder.target_std,
         )
 
+    def mean_loss(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The loss averaged over rows in one fused op (one model, no member dims)."""
+        return self.loss(pred, y, reduction="mean")
+
     @property
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.cfg.epochs
+
+
+def accumulation_weights(n_rows: int, batch_size: int | None, accumulate: int) -> list[float]:
+    """Weight of each micro-batch's mean loss under gradient accumulation.
+
+    Micro-batch ``i`` of an epoch is weighted by its rows over the rows of its accumulation
+    group, so one accumulated step follows the mean loss over the group's rows: exactly the step
+    one batch of ``accumulate·batch_size`` rows would take, also for the last, shorter group
+    (a plain division by ``accumulate`` would shrink that one).
+    """
+    if batch_size is None:
+        return [1.0]
+    sizes = [min(batch_size, n_rows - start) for start in range(0, n_rows, batch_size)]
+    weights: list[float] = []
+    for first in range(0, len(sizes), accumulate):
+        group = sizes[first : first + accumulate]
+        weights += [size / sum(group) for size in group]
+    return weights
