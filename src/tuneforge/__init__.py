@@ -14,16 +14,19 @@ from tuneforge.config import Config, load_config
 from tuneforge.errors import ConfigError, DataError, TuneforgeError
 from tuneforge.evaluate.cv import cross_validate as cv
 from tuneforge.run import Run, load_run, train
+from tuneforge.tune import Study, tune
 
 __all__ = [
     "Config",
     "ConfigError",
     "DataError",
     "Run",
+    "Study",
     "TuneforgeError",
     "cv",
     "load_config",
     "load_run",
     "train",
+    "tune",
 ]
 __version__ = "0.1.0"

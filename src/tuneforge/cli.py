@@ -134,6 +134,12 @@ def init(
     console.print(f"wrote {out}; run it with: tuneforge train {out}")
 
 
+from tuneforge.cli_tune import study_app, tune  # noqa: E402 - the commands register on `app`
+
+app.command()(tune)
+app.add_typer(study_app, name="study")
+
+
 def _print_scores(title: str, scores: dict) -> None:
     table = Table("metric", "value", title=title)
     for key, value in scores.items():

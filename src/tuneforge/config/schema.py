@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from tuneforge.config.tune_schema import TuneConfig
+
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
@@ -258,6 +260,7 @@ class Config(Strict):
     data: DataConfig = DataConfig()
     model: ModelConfig = MLPModel()
     train: TrainConfig = TrainConfig()
+    tune: TuneConfig | None = None  # read by `tuneforge tune` only; see tune_schema.py
 
     @field_validator("model", mode="before")
     @classmethod
