@@ -73,11 +73,14 @@ def make_plan(
     raw["tune"].update(options or {})
     base = validate(raw, source)
     tune = base.tune
+    cv = tune.cv or (base.data.folds if _wants_cv(tune) else None)
+    if cv is not None:  # trials (and best.yaml) split into the study's folds
+        set_dotted(raw, "data.folds", cv)
+        base = validate(raw, source)
     storage = _storage(tune, "storage" in raw["tune"], source)
     data = prepare(base.data, _device(base))
     entries = tune.space if tune.space is not None else default_space(base.model.kind, data.task)
     space = SearchSpace(entries, raw, source)
-    cv = tune.cv or (base.data.folds if _wants_cv(tune) else None)
     objectives = resolve_objectives(tune.objective, data.task, data.n_classes, cv, data.size("val") > 0)
     plan = StudyPlan(raw, source, base, tune, space, objectives, _study_name(base, source),
                      storage, Path("runs"), _pruner(tune, len(objectives)), cv, data)  # fmt: skip

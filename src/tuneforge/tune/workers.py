@@ -29,14 +29,20 @@ def share_cores(workers: int) -> int:
 
 
 def start_workers(count: int, raw: dict[str, Any], source: str) -> list:
+    """Start workers 1..count-1 and wait until each has its study open (or has died), so all
+    workers begin together instead of the caller doing the first trials alone."""
     context = multiprocessing.get_context("spawn")
-    processes = []
+    started = []
     for index in range(1, count):
-        process = context.Process(target=_worker, args=(raw, source, index),
+        ready = context.Event()
+        process = context.Process(target=_worker, args=(raw, source, index, ready),
                                   name=f"tuneforge-worker-{index}")  # fmt: skip
         process.start()
-        processes.append(process)
-    return processes
+        started.append((process, ready))
+    for process, ready in started:
+        while not ready.wait(0.2) and process.is_alive():
+            pass
+    return [process for process, _ in started]
 
 
 def join_workers(processes: list, log) -> None:
@@ -46,7 +52,7 @@ def join_workers(processes: list, log) -> None:
             log(f"worker {process.name} exited with code {process.exitcode}")
 
 
-def _worker(raw: dict[str, Any], source: str, index: int) -> None:
+def _worker(raw: dict[str, Any], source: str, index: int, ready) -> None:
     from tuneforge.errors import TuneforgeError
     from tuneforge.tune.plan import make_plan
     from tuneforge.tune.runner import Runner, open_study
@@ -59,6 +65,7 @@ def _worker(raw: dict[str, Any], source: str, index: int) -> None:
         plan.source = source
         storage = open_storage(plan.storage, plan.tune.heartbeat)
         study = open_study(plan, storage, worker=index)
+        ready.set()
         interrupted = Runner(plan, study).run()
     except TuneforgeError as exc:
         print(f"error: worker {index}: {exc}", flush=True)
