@@ -120,22 +120,37 @@ def _fmt(value) -> str:
 
 
 # ------------------------------------------------------------------------ study commands
+def _default_urls(storage: str | None) -> list[str]:
+    """The storage asked for, or the default ones that exist: SQLite for one worker and the
+    journal file parallel workers use (plan.PARALLEL_STORAGE)."""
+    from tuneforge.tune.plan import PARALLEL_STORAGE
+    from tuneforge.tune.study import DEFAULT_STORAGE, JOURNAL_PREFIX
+
+    if storage is not None:
+        return [storage]
+    found = [url for url in (DEFAULT_STORAGE, PARALLEL_STORAGE)
+             if Path(url.removeprefix("sqlite:///").removeprefix(JOURNAL_PREFIX)).is_file()]  # fmt: skip
+    if not found:
+        raise DataError(f"no study storage here ({DEFAULT_STORAGE} does not exist); pass --storage")
+    return found
+
+
 def _load(storage: str | None, name: str | None):
+    """The study ``name`` (or the only study) from ``storage`` or the default storages."""
     from tuneforge.tune.result import Study
     from tuneforge.tune.runner import OBJECTIVES_ATTR
-    from tuneforge.tune.study import DEFAULT_STORAGE, open_storage
+    from tuneforge.tune.study import open_storage
 
-    url = storage or DEFAULT_STORAGE
-    backend = open_storage(url, must_exist=True)
-    names = optuna.get_all_study_names(backend)
+    urls = _default_urls(storage)
+    where = {n: url for url in reversed(urls) for n in optuna.get_all_study_names(open_storage(url, must_exist=True))}
     if name is None:
-        if len(names) != 1:
-            raise DataError(f"{url}: holds {len(names)} studies ({', '.join(names) or 'none'}); "
+        if len(where) != 1:
+            raise DataError(f"{', '.join(urls)}: holds {len(where)} studies ({', '.join(where) or 'none'}); "
                             "choose one with --study")  # fmt: skip
-        name = names[0]
-    if name not in names:
-        raise DataError(f"{url}: no study named {name!r}; it holds: {', '.join(names) or 'none'}")
-    study = optuna.load_study(study_name=name, storage=backend)
+        name = next(iter(where))
+    if name not in where:
+        raise DataError(f"{', '.join(urls)}: no study named {name!r}; there are: {', '.join(where) or 'none'}")
+    study = optuna.load_study(study_name=name, storage=open_storage(where[name], must_exist=True))
     metrics = study.user_attrs.get(OBJECTIVES_ATTR) or [f"value {i}" for i in range(len(study.directions))]
     return Study(study, metrics)
 
@@ -144,18 +159,17 @@ def _load(storage: str | None, name: str | None):
 def study_list(storage: StorageOpt = None) -> None:
     """Every study in a storage, with its trial counts and best value."""
     from tuneforge.tune.runner import count
-    from tuneforge.tune.study import DEFAULT_STORAGE, open_storage
+    from tuneforge.tune.study import open_storage
 
-    url = storage or DEFAULT_STORAGE
-    backend = open_storage(url, must_exist=True)
-    table = Table("study", "objective", "complete", "pruned", "failed", "running", "best", title=url)
-    for name in optuna.get_all_study_names(backend):
-        result = _load(url, name)
-        counts = count(result.optuna.get_trials(deepcopy=False))
-        best = _fmt(result.best_value) if counts.complete and len(result.metrics) == 1 else "—"
-        table.add_row(name, ", ".join(result.metrics), str(counts.complete), str(counts.pruned),
-                      str(counts.failed), str(counts.running), best)  # fmt: skip
-    out.print(table)
+    for url in _default_urls(storage):
+        table = Table("study", "objective", "complete", "pruned", "failed", "running", "best", title=url)
+        for name in optuna.get_all_study_names(open_storage(url, must_exist=True)):
+            result = _load(url, name)
+            counts = count(result.optuna.get_trials(deepcopy=False))
+            best = _fmt(result.best_value) if counts.complete and len(result.metrics) == 1 else "—"
+            table.add_row(name, ", ".join(result.metrics), str(counts.complete), str(counts.pruned),
+                          str(counts.failed), str(counts.running), best)  # fmt: skip
+        out.print(table)
 
 
 @study_app.command("show")
@@ -164,13 +178,19 @@ def study_show(storage: StorageOpt = None, study: StudyOpt = None) -> None:
     result = _load(storage, study)
     trials = result.optuna.get_trials(deepcopy=False)
     keys = list(dict.fromkeys(k for t in trials for k in t.params))
-    table = Table("trial", "state", *result.metrics, *keys, "note", title=result.name)
+    retried = {t.system_attrs["retry_history"][-1]: t.number for t in trials
+               if t.system_attrs.get("retry_history")}  # fmt: skip
+    short = [k.rsplit(".", 1)[-1] for k in keys]  # lr, hidden, ...: narrow columns where unique
+    headers = short if len(set(short)) == len(short) else keys
+    table = Table("trial", "state", *result.metrics, *headers, "note", title=result.name)
     for trial in trials:
         shown = trial.state == TrialState.COMPLETE or (trial.values and len(result.metrics) == 1)
         values = [_fmt(v) for v in trial.values] if shown else ["—"] * len(result.metrics)
         params = [_fmt(trial.params[k]) if k in trial.params else "" for k in keys]
-        table.add_row(str(trial.number), trial.state.name.lower(), *values, *params,
-                      trial.user_attrs.get("reason", ""))  # fmt: skip
+        note = trial.user_attrs.get("reason", "")
+        if trial.number in retried:  # failed by heartbeat: its worker died
+            note = f"worker stopped (no heartbeat); retried as trial {retried[trial.number]}"
+        table.add_row(str(trial.number), trial.state.name.lower(), *values, *params, note)
     out.print(table)
 
 
@@ -186,9 +206,5 @@ def study_best(
     result = _load(storage, study)
     if len(result.metrics) > 1:
         print_pareto(result.pareto_front, result.metrics)
-    path = None
-    if out_file is not None:
-        path = write_best(result, out_file.parent)
-        if path != out_file:
-            path = path.rename(out_file)
+    path = write_best(result, out_file) if out_file is not None else None
     print_best(result.best_trial, result.metrics, None, path, {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from optuna.trial import TrialState
 from tune_helpers import FINISHED, TINY_SPACE, cli, cli_popen, states, tiny, write_yaml
 
+from tuneforge.cli import main
 from tuneforge.tune.study import open_storage
 
 
@@ -26,6 +28,7 @@ def load(url: str, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=open_storage(url))
 
 
+@pytest.mark.slow
 def test_tune_then_train_best_yaml_gives_the_same_score_and_study_commands_read_it(tmp_path):
     cfg = recipe(tmp_path / "cfg.yaml", space=TINY_SPACE)
     done = cli("tune", str(cfg), "--trials", "3", "--study", "demo", "-q")
@@ -50,23 +53,38 @@ def test_tune_then_train_best_yaml_gives_the_same_score_and_study_commands_read_
     assert missing.returncode == 2 and "no study named 'nope'" in missing.stderr
 
 
-@pytest.mark.parametrize(
-    ("tune", "message"),
-    [
-        ({"space": {"train.optimizer.momentom": {"low": 0.0, "high": 0.9}}},
-         "cfg.yaml: tune.space.train.optimizer.momentom: not a config key"),
-        ({"space": {"train.optimizer.lr": {"low": 0.1, "high": 0.01}}},
-         "cfg.yaml: tune.space.train.optimizer.lr: impossible range"),
-        ({"objective": "test/accuracy"}, "tune.objective: 'test/accuracy' would tune on the test part"),
-        ({"objective": "val/rmse"}, "tune.objective: unknown metric 'val/rmse'"),
-        ({"sampler": "annealing"}, "cfg.yaml: tune.sampler: Input should be"),
-    ],
-)  # fmt: skip
-def test_bad_spaces_and_objectives_exit_2_naming_the_key(tmp_path, tune, message):
+BAD_INPUT = [
+    ({"space": {"train.optimizer.momentom": {"low": 0.0, "high": 0.9}}},
+     "cfg.yaml: tune.space.train.optimizer.momentom: not a config key"),
+    ({"space": {"train.optimizer.lr": {"low": 0.1, "high": 0.01}}},
+     "cfg.yaml: tune.space.train.optimizer.lr: impossible range"),
+    ({"space": {"model.dropout": {"low": 0.0, "high": 1.0}}},
+     "cfg.yaml: tune.space.model.dropout: 1.0 is not a valid value"),
+    ({"objective": "test/accuracy"}, "tune.objective: 'test/accuracy' would tune on the test part"),
+    ({"objective": "val/rmse"}, "tune.objective: unknown metric 'val/rmse'"),
+    ({"objective": ["val/accuracy", "params"], "pruner": "asha"}, "tune.pruner: asha needs a single objective"),
+    ({"sampler": "annealing"}, "cfg.yaml: tune.sampler: Input should be"),
+    ({"sampler": "grid"}, "tune.space.train.optimizer.lr: the grid sampler needs a step"),
+]  # fmt: skip
+
+
+def test_bad_input_exits_2_with_one_line_naming_the_key(tmp_path):
+    tune, message = BAD_INPUT[0]
     done = cli("tune", str(recipe(tmp_path / "cfg.yaml", **tune)), "-q")
     assert done.returncode == 2
-    assert message in done.stderr
-    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and message in line
+
+
+@pytest.mark.parametrize(("tune", "message"), BAD_INPUT[1:])
+def test_bad_spaces_and_objectives_exit_2_naming_the_key(tmp_path, monkeypatch, capsys, tune, message):
+    cfg = recipe(tmp_path / "cfg.yaml", **({"space": TINY_SPACE} | tune))
+    monkeypatch.setattr(sys, "argv", ["tuneforge", "tune", str(cfg), "-q"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
@@ -90,6 +108,8 @@ def test_kill_9_mid_study_then_rerun_finishes_exactly_the_requested_trials(tmp_p
     assert study.trials[killed.number].state == TrialState.FAIL
     retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == killed.number]
     assert len(retry) == 1 and retry[0].params == killed.params
+    shown = cli("study", "show", "--study", "k")
+    assert f"worker stopped (no heartbeat); retried as trial {retry[0].number}" in shown.stdout
 
 
 @pytest.mark.slow

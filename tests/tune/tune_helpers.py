@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,10 +35,10 @@ def write_yaml(path: Path, data: dict) -> Path:
     return path
 
 
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``python -m tuneforge ARGS`` (inherited environment) and capture its output."""
-    return subprocess.run([sys.executable, "-m", "tuneforge", *args], capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
+def cli(*args: str, timeout: float = 300, width: int = 250) -> subprocess.CompletedProcess:
+    """Run ``python -m tuneforge ARGS`` (inherited environment; tables ``width`` wide)."""
+    return subprocess.run([sys.executable, "-m", "tuneforge", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "COLUMNS": str(width)})  # fmt: skip
 
 
 def cli_popen(*args: str) -> subprocess.Popen:

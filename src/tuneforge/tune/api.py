@@ -76,7 +76,7 @@ def finish(plan: StudyPlan, study: Study, log=logger.warning) -> Study:
     if not study.optuna.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]):
         log(f"study {study.name!r}: no trial completed, so there is no best recipe")
         return study
-    write_best(study, plan.folder)
+    write_best(study, plan.folder / "best.yaml")
     if study.interrupted:
         return study
     study.best_run, warning = train_best(study, plan.folder)

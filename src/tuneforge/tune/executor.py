@@ -1,7 +1,7 @@
 """Executors: train a batch of trials and say how each ended.
 
-The runner hands an executor a list of :class:`TrialJob` (an Optuna trial and its validated
-recipe) and gets one :class:`TrialOutcome` per job back. :class:`ModuleExecutor` trains them one
+The runner hands an executor a list of up to ``executor.batch_size`` :class:`TrialJob` (an
+Optuna trial and its validated recipe) and gets one :class:`TrialOutcome` per job back. :class:`ModuleExecutor` trains them one
 after another with ``tuneforge.run.train``; a cohort executor can train the same batch as one
 batched model, as long as it reports through :class:`Reporter` and returns the same outcomes.
 
@@ -66,7 +66,13 @@ class Reporter:
 
 
 class ModuleExecutor:
-    """Trains each trial alone with the module engine; data sets are made once and shared."""
+    """Trains each trial alone with the module engine; data sets are made once and shared.
+
+    The executor protocol: ``batch_size`` (how many trials the runner hands over at once) and
+    ``__call__(jobs) -> outcomes``, one :class:`TrialOutcome` per job, in order.
+    """
+
+    batch_size = 1
 
     def __init__(self, objectives: Sequence[Objective], cv: int | None,
                  decides_at: Callable[[int], bool]):  # fmt: skip
@@ -100,12 +106,20 @@ class ModuleExecutor:
         """The prepared data for ``cfg.data`` (and fold), made on first use."""
         from tuneforge.run import resolve_device
 
-        key = (cfg.data.model_dump_json(), fold, cfg.train.device)
+        key = _data_key(cfg, fold)
         if key not in self._data:
             if len(self._data) > 16:  # a space over data.* keys: keep memory bounded
                 self._data.clear()
             self._data[key] = prepare(cfg.data, resolve_device(cfg.train.device), fold=fold)
         return self._data[key]
+
+    def share(self, cfg: Config, data: Dataset) -> None:
+        """Reuse the holdout data already made for ``cfg`` (the study's plan made it)."""
+        self._data[_data_key(cfg, None)] = data
+
+
+def _data_key(cfg: Config, fold: int | None) -> tuple:
+    return cfg.data.model_dump_json(), fold, cfg.train.device
 
 
 def outcome(summaries: list[dict], objectives: list[Objective], cfg: Config,

@@ -105,7 +105,7 @@ def _storage(tune: TuneConfig, chosen: bool, source: str) -> str | None:
                 f"{tune.workers} parallel workers (\"database is locked\", optuna#820); use "
                 f"journal:///path/to/file.journal (one machine) or postgresql://... (many)")
         return PARALLEL_STORAGE
-    return tune.storage
+    return None if tune.storage == "memory" else tune.storage
 
 
 def _device(cfg: Config):

@@ -78,11 +78,10 @@ def trial_config(trial: FrozenTrial) -> Config:
     return validate(raw, f"trial {trial.number}")
 
 
-def write_best(study: Study, folder: Path) -> Path:
+def write_best(study: Study, path: Path) -> Path:
     """``best.yaml``: the best trial's recipe, headed by a comment saying where it came from."""
     trial = study.best_trial
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "best.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
     values = ", ".join(f"{m} = {v:.6g}" for m, v in zip(study.metrics, trial.values, strict=True))
     header = f"# best trial {trial.number} of study {study.name!r}: {values}\n"
     path.write_text(header + yaml.safe_dump(trial.user_attrs["config"], sort_keys=False))

@@ -54,12 +54,14 @@ class Counts:
         return self.complete + self.pruned
 
 
+_COUNTED = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned",
+            TrialState.FAIL: "failed", TrialState.RUNNING: "running"}  # fmt: skip
+
+
 def count(trials: Sequence[FrozenTrial]) -> Counts:
     counts = Counts()
     for trial in trials:
-        name = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned",
-                TrialState.FAIL: "failed", TrialState.RUNNING: "running"}.get(trial.state)  # fmt: skip
-        if name:
+        if (name := _COUNTED.get(trial.state)) is not None:
             setattr(counts, name, getattr(counts, name) + 1)
     return counts
 
@@ -111,10 +113,10 @@ class Runner:
         self.plan, self.study, self.log = plan, study, log
         decides_at = PRUNERS[plan.pruner].decides_at
         self.executor = executor or ModuleExecutor(plan.objectives, plan.cv, decides_at)
-        if isinstance(self.executor, ModuleExecutor):  # the base recipe's data is already made
-            self.executor._data[(plan.base.data.model_dump_json(), None, plan.base.train.device)] = plan.data
+        if isinstance(self.executor, ModuleExecutor):
+            self.executor.share(plan.base, plan.data)
         self.progress = progress or (lambda counts, trials: None)
-        self.batch_size = 1  # the cohort executor will take tune.cohort trials at once
+        self.batch_size = getattr(self.executor, "batch_size", 1)  # trials handed over at once
         self.inflight: list[optuna.Trial] = []
         self.failures_in_a_row = 0
 
