@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import tuneforge
 from tuneforge.data import prepare
-from tuneforge.tune.space import DEFAULT_SPACES
+from tuneforge.tuning.space import DEFAULT_SPACES
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
 

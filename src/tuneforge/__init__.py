@@ -14,7 +14,7 @@ from tuneforge.config import Config, load_config
 from tuneforge.errors import ConfigError, DataError, TuneforgeError
 from tuneforge.evaluate.cv import cross_validate as cv
 from tuneforge.run import Run, load_run, train
-from tuneforge.tune import Study, tune
+from tuneforge.tuning import Study, tune
 
 __all__ = [
     "Config",

@@ -35,8 +35,8 @@ def tune(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Tune a recipe's hyperparameters (run it again to resume the study)."""
-    from tuneforge.tune.api import finish, run_plan
-    from tuneforge.tune.plan import make_plan
+    from tuneforge.tuning.api import finish, run_plan
+    from tuneforge.tuning.plan import make_plan
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     given = {"trials": trials, "storage": storage, "study": study, "workers": workers}
@@ -123,8 +123,8 @@ def _fmt(value) -> str:
 def _default_urls(storage: str | None) -> list[str]:
     """The storage asked for, or the default ones that exist: SQLite for one worker and the
     journal file parallel workers use (plan.PARALLEL_STORAGE)."""
-    from tuneforge.tune.plan import PARALLEL_STORAGE
-    from tuneforge.tune.study import DEFAULT_STORAGE, JOURNAL_PREFIX
+    from tuneforge.tuning.plan import PARALLEL_STORAGE
+    from tuneforge.tuning.study import DEFAULT_STORAGE, JOURNAL_PREFIX
 
     if storage is not None:
         return [storage]
@@ -137,9 +137,9 @@ def _default_urls(storage: str | None) -> list[str]:
 
 def _load(storage: str | None, name: str | None):
     """The study ``name`` (or the only study) from ``storage`` or the default storages."""
-    from tuneforge.tune.result import Study
-    from tuneforge.tune.runner import OBJECTIVES_ATTR
-    from tuneforge.tune.study import open_storage
+    from tuneforge.tuning.result import Study
+    from tuneforge.tuning.runner import OBJECTIVES_ATTR
+    from tuneforge.tuning.study import open_storage
 
     urls = _default_urls(storage)
     where = {n: url for url in reversed(urls) for n in optuna.get_all_study_names(open_storage(url, must_exist=True))}
@@ -158,8 +158,8 @@ def _load(storage: str | None, name: str | None):
 @study_app.command("list")
 def study_list(storage: StorageOpt = None) -> None:
     """Every study in a storage, with its trial counts and best value."""
-    from tuneforge.tune.runner import count
-    from tuneforge.tune.study import open_storage
+    from tuneforge.tuning.runner import count
+    from tuneforge.tuning.study import open_storage
 
     for url in _default_urls(storage):
         table = Table("study", "objective", "complete", "pruned", "failed", "running", "best", title=url)
@@ -201,7 +201,7 @@ def study_best(
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the best recipe here.")] = None,
 ) -> None:
     """The best trial (or the Pareto front); ``--out`` writes its recipe as YAML."""
-    from tuneforge.tune.result import write_best
+    from tuneforge.tuning.result import write_best
 
     result = _load(storage, study)
     if len(result.metrics) > 1:

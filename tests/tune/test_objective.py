@@ -8,7 +8,7 @@ import pytest
 
 from tuneforge.config import validate
 from tuneforge.errors import ConfigError
-from tuneforge.tune.objective import Objective, resolve_objectives
+from tuneforge.tuning.objective import Objective, resolve_objectives
 
 
 def resolve(objective, task="classification", n_classes=3, cv=None, has_val=True):

@@ -11,7 +11,7 @@ import yaml
 from tuneforge.config import validate
 from tuneforge.config.tune_schema import SpaceEntry
 from tuneforge.errors import ConfigError
-from tuneforge.tune.space import CLASSIFICATION_ONLY, SearchSpace, default_space
+from tuneforge.tuning.space import CLASSIFICATION_ONLY, SearchSpace, default_space
 
 
 def space(text: str, raw: dict | None = None) -> SearchSpace:

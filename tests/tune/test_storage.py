@@ -10,9 +10,9 @@ from optuna.trial import TrialState
 from tune_helpers import FINISHED, TINY_SPACE, states, tiny
 
 import tuneforge
-from tuneforge.tune.plan import PARALLEL_STORAGE, make_plan
-from tuneforge.tune.runner import open_study
-from tuneforge.tune.study import HeartbeatJournalStorage, open_storage, quiet_optuna
+from tuneforge.tuning.plan import PARALLEL_STORAGE, make_plan
+from tuneforge.tuning.runner import open_study
+from tuneforge.tuning.study import HeartbeatJournalStorage, open_storage, quiet_optuna
 
 
 def finished(study) -> int:

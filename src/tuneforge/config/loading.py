@@ -72,25 +72,20 @@ def validate(raw: Mapping[str, Any], source: str = "config") -> Config:
 
 def format_validation_error(exc: ValidationError) -> str:
     errors = exc.errors()
-    key, message = describe_error(errors[0])
+    first = errors[0]
+    key = ".".join(str(part) for part in first["loc"] if _is_key(part))
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "union_tag_invalid":
+        field = first["ctx"]["discriminator"].strip("'")
+        key = f"{key}.{field}"
+        message = f"unknown {first['ctx']['tag']!r}; expected one of {first['ctx']['expected_tags']}"
+    elif "input" in first and not isinstance(first["input"], dict):
+        message = f"{message} (got {first['input']!r})"
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     # Cross-key checks raise from the root and already start with the key they blame.
     return f"{key}: {message}{more}" if key else f"{message}{more}"
-
-
-def describe_error(error: Mapping[str, Any]) -> tuple[str, str]:
-    """``(dotted key, what is wrong)`` for one pydantic error (the key may be ``""``: the root)."""
-    key = ".".join(str(part) for part in error["loc"] if _is_key(part))
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif error["type"] == "union_tag_invalid":
-        field = error["ctx"]["discriminator"].strip("'")
-        key = f"{key}.{field}"
-        message = f"unknown {error['ctx']['tag']!r}; expected one of {error['ctx']['expected_tags']}"
-    elif "input" in error and not isinstance(error["input"], dict):
-        message = f"{message} (got {error['input']!r})"
-    return key, message
 
 
 def _is_key(part: str | int) -> bool:
@@ -125,10 +120,7 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
 
 def to_dict(cfg: Config) -> dict[str, Any]:
     """The fully resolved recipe as plain YAML-able data (defaults filled in)."""
-    data = cfg.model_dump(mode="json")
-    if data.get("tune") is None:  # a recipe without a tune section stays free of `tune: null`
-        data.pop("tune", None)
-    return data
+    return cfg.model_dump(mode="json")
 
 
 def dump_config(cfg: Config, path: str | Path) -> None:

@@ -260,7 +260,8 @@ class Config(Strict):
     data: DataConfig = DataConfig()
     model: ModelConfig = MLPModel()
     train: TrainConfig = TrainConfig()
-    tune: TuneConfig | None = None  # read by `tuneforge tune` only; see tune_schema.py
+    # Read by `tuneforge tune` only (tune_schema.py); a recipe without one dumps without `tune:`.
+    tune: TuneConfig | None = Field(default=None, exclude_if=lambda tune: tune is None)
 
     @field_validator("model", mode="before")
     @classmethod

@@ -12,9 +12,9 @@ from tuneforge.config import Config, parse_override, read_yaml, set_dotted, vali
 from tuneforge.config.tune_schema import TuneConfig
 from tuneforge.data import Dataset, prepare
 from tuneforge.errors import ConfigError
-from tuneforge.tune.objective import Objective, resolve_objectives
-from tuneforge.tune.space import SearchSpace, default_space
-from tuneforge.tune.study import SAMPLERS, is_sqlite
+from tuneforge.tuning.objective import Objective, resolve_objectives
+from tuneforge.tuning.space import SearchSpace, default_space
+from tuneforge.tuning.study import SAMPLERS, is_sqlite
 
 #: Where parallel workers go when no storage was chosen: SQLite is unsafe for them (optuna#820).
 PARALLEL_STORAGE = "journal:///runs/studies.journal"
@@ -82,7 +82,7 @@ def make_plan(
     entries = tune.space if tune.space is not None else default_space(base.model.kind, data.task)
     space = SearchSpace(entries, raw, source)
     objectives = resolve_objectives(tune.objective, data.task, data.n_classes, cv, data.size("val") > 0)
-    plan = StudyPlan(raw, source, base, tune, space, objectives, _study_name(base, source),
+    plan = StudyPlan(raw, source, base, tune, space, objectives, _study_name(base),
                      storage, Path("runs"), _pruner(tune, len(objectives)), cv, data)  # fmt: skip
     plan.folder = Path(tune.out) if tune.out else Path("runs") / plan.name
     _check_sampler(plan)
@@ -118,7 +118,7 @@ def _wants_cv(tune: TuneConfig) -> bool:
     return any(spec.metric.startswith("cv/") for spec in tune.objective or [])
 
 
-def _study_name(cfg: Config, source: str) -> str:
+def _study_name(cfg: Config) -> str:
     if cfg.tune.study:
         return cfg.tune.study
     return cfg.name or f"{Path(cfg.data.source).stem}-{cfg.model.kind}"

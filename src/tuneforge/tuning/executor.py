@@ -24,7 +24,7 @@ from optuna.trial import TrialState
 
 from tuneforge.config import Config, to_dict
 from tuneforge.data import Dataset, prepare
-from tuneforge.tune.objective import Objective
+from tuneforge.tuning.objective import Objective
 
 
 @dataclass

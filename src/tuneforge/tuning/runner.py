@@ -24,9 +24,9 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from tuneforge.errors import ConfigError
-from tuneforge.tune.executor import ModuleExecutor, TrialJob, TrialOutcome
-from tuneforge.tune.plan import StudyPlan
-from tuneforge.tune.study import (
+from tuneforge.tuning.executor import ModuleExecutor, TrialJob, TrialOutcome
+from tuneforge.tuning.plan import StudyPlan
+from tuneforge.tuning.study import (
     PRUNERS,
     SAMPLERS,
     AskTellGridSampler,
@@ -39,7 +39,7 @@ from tuneforge.tune.study import (
 MAX_FAILURES_IN_A_ROW = 10
 OBJECTIVES_ATTR = "tuneforge:objectives"
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # who ran a trial (user attribute "worker")
-logger = logging.getLogger("tuneforge.tune")
+logger = logging.getLogger("tuneforge.tuning")
 
 
 @dataclass

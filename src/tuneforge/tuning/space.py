@@ -23,10 +23,10 @@ import optuna
 from pydantic import ValidationError
 
 from tuneforge.config import Config, set_dotted, to_dict, validate
-from tuneforge.config.loading import describe_error
+from tuneforge.config.loading import _is_key
 from tuneforge.config.tune_schema import SpaceEntry
 from tuneforge.errors import ConfigError
-from tuneforge.tune.keys import get_dotted, key_info, tagged_sections
+from tuneforge.tuning.keys import get_dotted, key_info, tagged_sections
 
 #: ``tune.space`` when the config has none, by ``model.kind`` (docs/tuning.md lists them). The MLP
 #: ranges are where Adam trains small tabular MLPs well in ~20 epochs; on the default digits
@@ -200,13 +200,17 @@ class SearchSpace:
     def _blame(self, key: str, value: Any, exc: ValidationError) -> None:
         """Fail when an error is about the tuned key itself; cross-key errors wait for trials."""
         for error in exc.errors():
-            where, message = describe_error(error)
+            where = ".".join(str(part) for part in error["loc"] if _is_key(part))
+            if error["type"] == "union_tag_invalid":  # the tag itself: train.optimizer.name
+                tag = error["ctx"]["discriminator"].strip("'")
+                where = f"{where}.{tag}"
             if where != key and not where.startswith(f"{key}."):
                 continue
             if error["type"] == "extra_forbidden":
                 raise ConfigError(f"{self.source}: tune.space.{key}: not a key of the recipe as "
                                   "configured; if it belongs to another variant (optimizer name, "
                                   "model kind), make it conditional with `when`")  # fmt: skip
+            message = error["msg"].removeprefix("Value error, ")
             raise ConfigError(f"{self.source}: tune.space.{key}: {value!r} is not a valid value "
                               f"({message})")  # fmt: skip
 

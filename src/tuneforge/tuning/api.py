@@ -11,13 +11,13 @@ import optuna
 import torch
 
 from tuneforge.config import Config
-from tuneforge.tune.plan import StudyPlan, make_plan
-from tuneforge.tune.result import Study, refit, train_best, write_best
-from tuneforge.tune.runner import Runner, open_study
-from tuneforge.tune.study import open_storage
-from tuneforge.tune.workers import join_workers, share_cores, start_workers
+from tuneforge.tuning.plan import StudyPlan, make_plan
+from tuneforge.tuning.result import Study, refit, train_best, write_best
+from tuneforge.tuning.runner import Runner, open_study
+from tuneforge.tuning.study import open_storage
+from tuneforge.tuning.workers import join_workers, share_cores, start_workers
 
-logger = logging.getLogger("tuneforge.tune")
+logger = logging.getLogger("tuneforge.tuning")
 
 
 def tune(
@@ -35,7 +35,7 @@ def tune(
             (the digits MLP and its default search space).
         overrides: ``"dotted.key=value"`` strings, as ``--set`` on the command line.
         progress: called as ``progress(counts, trials)`` while the study runs (the CLI's bar).
-        log: where notes and trial failures go (default: the ``tuneforge.tune`` logger).
+        log: where notes and trial failures go (default: the ``tuneforge.tuning`` logger).
         **options: any ``tune`` key, winning over the config: ``trials=16``, ``storage=None``
             (in memory), ``study="name"``, ``workers=4``, ``sampler="random"``...
 
