@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import optuna
 import typer
-from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tuneforge.errors import DataError
+
+if TYPE_CHECKING:  # optuna is imported where it is used: `tuneforge --help` stays instant
+    from optuna.trial import FrozenTrial
 
 console = Console(stderr=True)
 out = Console()
@@ -35,6 +36,8 @@ def tune(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Tune a recipe's hyperparameters (run it again to resume the study)."""
+    import optuna
+
     from tuneforge.tuning.api import finish, run_plan
     from tuneforge.tuning.plan import make_plan
 
@@ -51,7 +54,7 @@ def tune(
     result = finish(plan, result, bar.log)
     if len(result.metrics) > 1:
         print_pareto(result.pareto_front, result.metrics)
-    if any(t.state == TrialState.COMPLETE for t in result.optuna.get_trials(deepcopy=False)):
+    if any(_complete(t) for t in result.optuna.get_trials(deepcopy=False)):
         print_best(result.best_trial, result.metrics, result.best_run, plan.folder / "best.yaml",
                    result.refit_metrics)  # fmt: skip
     if result.interrupted:
@@ -82,7 +85,7 @@ class TrialProgress:
         if self.progress is None:
             return
         text = f"✓ {counts.complete} complete  ✂ {counts.pruned} pruned  ✗ {counts.failed} failed"
-        done = [t for t in trials if t.state == TrialState.COMPLETE]
+        done = [t for t in trials if _complete(t)]
         if done and len(self.directions) == 1:
             pick = max if self.directions[0] == "maximize" else min
             text += f"  best {pick(t.value for t in done):.4f}"
@@ -115,6 +118,10 @@ def print_pareto(trials: list[FrozenTrial], metrics: list[str]) -> None:
     out.print(table)
 
 
+def _complete(trial: FrozenTrial) -> bool:
+    return trial.state.name == "COMPLETE"
+
+
 def _fmt(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -137,6 +144,8 @@ def _default_urls(storage: str | None) -> list[str]:
 
 def _load(storage: str | None, name: str | None):
     """The study ``name`` (or the only study) from ``storage`` or the default storages."""
+    import optuna
+
     from tuneforge.tuning.result import Study
     from tuneforge.tuning.runner import OBJECTIVES_ATTR
     from tuneforge.tuning.study import open_storage
@@ -158,6 +167,8 @@ def _load(storage: str | None, name: str | None):
 @study_app.command("list")
 def study_list(storage: StorageOpt = None) -> None:
     """Every study in a storage, with its trial counts and best value."""
+    import optuna
+
     from tuneforge.tuning.runner import count
     from tuneforge.tuning.study import open_storage
 
@@ -184,7 +195,7 @@ def study_show(storage: StorageOpt = None, study: StudyOpt = None) -> None:
     headers = short if len(set(short)) == len(short) else keys
     table = Table("trial", "state", *result.metrics, *headers, "note", title=result.name)
     for trial in trials:
-        shown = trial.state == TrialState.COMPLETE or (trial.values and len(result.metrics) == 1)
+        shown = _complete(trial) or (trial.values and len(result.metrics) == 1)
         values = [_fmt(v) for v in trial.values] if shown else ["—"] * len(result.metrics)
         params = [_fmt(trial.params[k]) if k in trial.params else "" for k in keys]
         note = trial.user_attrs.get("reason", "")
