@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/tuneforge train
+	$(BIN)/tuneforge tune
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -19,6 +19,7 @@ from tuneforge.errors import ConfigError, DataError, TuneforgeError
 if TYPE_CHECKING:
     from tuneforge.evaluate.cv import cross_validate as cv
     from tuneforge.run import Run, load_run, train
+    from tuneforge.tuning import Study, tune
 
 # Names whose modules import torch, scikit-learn and pandas (seconds): loaded on first use, so
 # `tuneforge --help`, `tuneforge init` and config errors answer at once.
@@ -27,6 +28,8 @@ _LAZY = {
     "cv": ("tuneforge.evaluate.cv", "cross_validate"),
     "load_run": ("tuneforge.run", "load_run"),
     "train": ("tuneforge.run", "train"),
+    "tune": ("tuneforge.tuning", "tune"),
+    "Study": ("tuneforge.tuning", "Study"),
 }
 
 __all__ = [
@@ -34,11 +37,13 @@ __all__ = [
     "ConfigError",
     "DataError",
     "Run",
+    "Study",
     "TuneforgeError",
     "cv",
     "load_config",
     "load_run",
     "train",
+    "tune",
 ]
 __version__ = "0.1.0"
 

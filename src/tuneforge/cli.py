@@ -164,6 +164,12 @@ def init(
     console.print(f"wrote {out}; run it with: tuneforge train {out}")
 
 
+from tuneforge.cli_tune import study_app, tune  # noqa: E402 - the commands register on `app`
+
+app.command()(tune)
+app.add_typer(study_app, name="study")
+
+
 def _print_scores(title: str, scores: dict) -> None:
     # The title goes above the table, not in it: a path as a table title wraps at its width.
     table = Table("metric", "value")

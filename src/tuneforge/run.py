@@ -78,13 +78,18 @@ def train(
     callbacks: Sequence[EpochCallback] = (),
     fold: int | None = None,
     refit: bool = False,
+    data: Dataset | None = None,
 ) -> Run:
-    """Train one recipe; with ``out``, write the run directory there (resumable with ``resume``)."""
+    """Train one recipe; with ``out``, write the run directory there (resumable with ``resume``).
+
+    ``data`` reuses a data set already made by ``prepare(cfg.data, device, fold, refit)`` (a
+    study's trials share one instead of loading and encoding the same rows again).
+    """
     cfg = cfg if isinstance(cfg, Config) else load_config(cfg)
     started = time.perf_counter()
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     device = resolve_device(cfg.train.device)
-    data = prepare(cfg.data, device, fold=fold, refit=refit)
+    data = data if data is not None else prepare(cfg.data, device, fold=fold, refit=refit)
     check_against_data(cfg, data)
     recipe = Recipe.build(cfg.train, data)
     cfg = resolve(cfg, data, recipe)

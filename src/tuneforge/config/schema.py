@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from tuneforge.config.tune_schema import TuneConfig
+
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
@@ -258,6 +260,8 @@ class Config(Strict):
     data: DataConfig = DataConfig()
     model: ModelConfig = MLPModel()
     train: TrainConfig = TrainConfig()
+    # Read by `tuneforge tune` only (tune_schema.py); a recipe without one dumps without `tune:`.
+    tune: TuneConfig | None = Field(default=None, exclude_if=lambda tune: tune is None)
 
     def __init__(self, **sections: Any) -> None:
         """``Config(data={...}, ...)`` in code fails like a config file: one ConfigError line."""

@@ -1,0 +1,122 @@
+"""The ``tune`` section: the search space, the objective, the sampler, pruner and storage.
+
+Kept beside ``schema.py`` (which imports :class:`TuneConfig` for ``Config.tune``) because the
+search-space grammar is a small language of its own; docs/tuning.md describes it for users.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+
+#: Names of the samplers and pruners; ``tuneforge.tuning.study`` maps each to an Optuna class and a
+#: test checks both lists agree, so a new entry cannot be half-registered.
+SAMPLER_NAMES = ("grid", "random", "tpe", "cmaes", "gp", "qmc", "nsga2")
+PRUNER_NAMES = ("none", "median", "asha", "hyperband")
+
+Number = int | float
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SpaceEntry(_Strict):
+    """One tuned key: a range (``low``/``high`` with ``log``/``step``) or a list of ``choices``.
+
+    ``when`` makes the entry conditional: ``{train.optimizer.name: sgd}`` samples the key only
+    in trials where that other key has that value (a list of values means any of them).
+    A bare YAML list is shorthand for ``{choices: [...]}``.
+    """
+
+    low: Number | None = None
+    high: Number | None = None
+    log: bool = False
+    step: Number | None = None
+    choices: list[Any] | None = None
+    when: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_means_choices(cls, value: Any) -> Any:
+        return {"choices": value} if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _possible(self) -> SpaceEntry:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None or self.step is not None or self.log:
+                raise ValueError("give either choices or low/high (with log/step), not both")
+            if not self.choices:
+                raise ValueError("choices is empty")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("needs low and high, or choices")
+        self._check_range(self.low, self.high)
+        return self
+
+    def _check_range(self, low: Number, high: Number) -> None:
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ValueError("low and high must be finite numbers")
+        if low > high:
+            raise ValueError(f"impossible range: low {low} > high {high}")
+        if self.log and low <= 0:
+            raise ValueError(f"log: true needs low > 0 (got {low})")
+        if self.step is not None:
+            if self.step <= 0:
+                raise ValueError(f"step must be > 0 (got {self.step})")
+            if self.step > high - low and high > low:
+                raise ValueError(f"step {self.step} is larger than the range {low}..{high}")
+            if self.log and not (self.is_int and self.step == 1):
+                raise ValueError("log and step cannot be combined (Optuna samples log ranges "
+                                 "continuously); drop one of them")  # fmt: skip
+
+    @property
+    def is_int(self) -> bool:
+        """Both ends (and the step) are integers: sampled with ``suggest_int``."""
+        ends = (self.low, self.high, self.step if self.step is not None else 1)
+        return all(isinstance(v, int) and not isinstance(v, bool) for v in ends)
+
+
+class ObjectiveSpec(_Strict):
+    """One objective: a metric of the run summary and, optionally, its direction."""
+
+    metric: str
+    direction: Literal["maximize", "minimize"] | None = None  # None: inferred from the name
+
+
+class TuneConfig(_Strict):
+    """``tuneforge tune`` settings. Every key also works as a keyword of ``tuneforge.tune``."""
+
+    trials: PositiveInt = 64  # finished (complete or pruned) trials the study should hold
+    objective: list[ObjectiveSpec] | None = None  # None: val/accuracy, or val/rmse (regression)
+    sampler: Literal[SAMPLER_NAMES] = "tpe"
+    pruner: Literal[PRUNER_NAMES] | None = None  # None: asha for one objective, none for several
+    seed: int | None = 0
+    storage: str | None = "sqlite:///runs/studies.db"  # None: in memory, nothing kept
+    study: str | None = None  # None: the config's name, or <data source>-<model kind>
+    cv: Annotated[int, Field(ge=2)] | None = None  # score each trial by k-fold cross-validation
+    refit: bool = False  # retrain the best recipe on train+val and report its test score
+    space: dict[str, SpaceEntry] | None = None  # None: the default space of the model kind
+    workers: PositiveInt = 1
+    heartbeat: PositiveInt = 10  # seconds between a running trial's heartbeats
+    out: str | None = None  # folder for best.yaml and the best/refit runs; None: runs/<study>
+    cohort: PositiveInt = 1  # reserved for the cohort engine: trials run one at a time for now
+    compile: bool = False  # reserved for the cohort engine (torch.compile); ignored for now
+
+    @field_validator("objective", mode="before")
+    @classmethod
+    def _objective_list(cls, value: Any) -> Any:
+        # `objective: val/accuracy`, `{metric: ..., direction: ...}` or a list of either.
+        if value is None:
+            return None
+        items = value if isinstance(value, list) else [value]
+        return [{"metric": item} if isinstance(item, str) else item for item in items]
+
+    @field_validator("objective")
+    @classmethod
+    def _objective_not_empty(cls, value: list[ObjectiveSpec] | None) -> list[ObjectiveSpec] | None:
+        if value is not None and not value:
+            raise ValueError("objective list is empty")
+        return value

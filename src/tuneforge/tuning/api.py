@@ -1,0 +1,87 @@
+"""``tuneforge.tune``: plan a study, run its workers, then export and refit the best recipe."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+
+from tuneforge.config import Config
+from tuneforge.tuning.plan import StudyPlan, make_plan
+from tuneforge.tuning.result import Study, refit, train_best, write_best
+from tuneforge.tuning.runner import Runner, open_study
+from tuneforge.tuning.study import open_storage
+from tuneforge.tuning.workers import join_workers, share_cores, start_workers
+
+logger = logging.getLogger("tuneforge.tuning")
+
+
+def tune(
+    cfg: Config | Mapping | str | Path | None = None,
+    *,
+    overrides: Iterable[str] = (),
+    progress=None,
+    log=logger.warning,
+    **options: Any,
+) -> Study:
+    """Tune a recipe's hyperparameters with Optuna; returns the :class:`Study`.
+
+    Args:
+        cfg: a YAML path, a :class:`Config`, a plain dict, or None for the built-in default
+            (the digits MLP and its default search space).
+        overrides: ``"dotted.key=value"`` strings, as ``--set`` on the command line.
+        progress: called as ``progress(counts, trials)`` while the study runs (the CLI's bar).
+        log: where notes and trial failures go (default: the ``tuneforge.tuning`` logger).
+        **options: any ``tune`` key, winning over the config: ``trials=16``, ``storage=None``
+            (in memory), ``study="name"``, ``workers=4``, ``sampler="random"``...
+
+    Example:
+        >>> import tuneforge
+        >>> study = tuneforge.tune(overrides=["train.epochs=2"], trials=2, storage=None)
+        >>> len(study.trials_dataframe())
+        2
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    plan = make_plan(cfg, overrides, options)
+    for note in plan.notes:
+        log(note)
+    study = run_plan(plan, progress, log)
+    return finish(plan, study, log)
+
+
+def run_plan(plan: StudyPlan, progress=None, log=logger.warning) -> Study:
+    """Open the study and run its workers (this process is worker 0) until it is done."""
+    storage = open_storage(plan.storage, plan.tune.heartbeat)
+    optuna_study = open_study(plan, storage)
+    helpers, threads = [], None
+    if plan.tune.workers > 1:
+        threads = share_cores(plan.tune.workers)
+        helpers = start_workers(plan.tune.workers, plan.raw, plan.source)
+    try:
+        interrupted = Runner(plan, optuna_study, progress=progress, log=log).run()
+    finally:
+        join_workers(helpers, log)
+        if threads is not None:
+            torch.set_num_threads(threads)
+    metrics = [o.metric for o in plan.objectives]
+    return Study(optuna_study, metrics, plan.folder, interrupted, notes=list(plan.notes))
+
+
+def finish(plan: StudyPlan, study: Study, log=logger.warning) -> Study:
+    """Write best.yaml; unless interrupted, train the best recipe and (tune.refit) refit it."""
+    if not study.optuna.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]):
+        log(f"study {study.name!r}: no trial completed, so there is no best recipe")
+        return study
+    write_best(study, plan.folder / "best.yaml")
+    if study.interrupted:
+        return study
+    study.best_run, warning = train_best(study, plan.folder)
+    if warning:
+        log(warning)
+    if plan.tune.refit:
+        study.refit_metrics = refit(study, plan.folder)
+    return study

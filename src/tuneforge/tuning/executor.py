@@ -1,0 +1,148 @@
+"""Executors: train a batch of trials and say how each ended.
+
+The runner hands an executor a list of up to ``executor.batch_size`` :class:`TrialJob` (an
+Optuna trial and its validated recipe) and gets one :class:`TrialOutcome` per job back. :class:`ModuleExecutor` trains them one
+after another with ``tuneforge.run.train``; a cohort executor can train the same batch as one
+batched model, as long as it reports through :class:`Reporter` and returns the same outcomes.
+
+Outcomes: completed and early-stopped runs are COMPLETE; pruned runs are PRUNED; a run whose loss
+became NaN/Inf (or whose objective is NaN) is PRUNED with the reason ``diverged ...`` in its
+``reason`` user attribute: a diverging recipe is a finding about the space (too high a learning
+rate), so it counts as a finished trial and tells the sampler that region is bad, where Optuna's
+default (FAIL) would make samplers ignore it. Any other exception is FAIL with its message.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import optuna
+from optuna.trial import TrialState
+
+from tuneforge.config import Config, to_dict
+from tuneforge.data import Dataset, prepare
+from tuneforge.tuning.objective import Objective
+
+
+@dataclass
+class TrialJob:
+    trial: optuna.Trial
+    config: Config
+
+
+@dataclass
+class TrialOutcome:
+    state: TrialState
+    values: list[float] | None = None
+    attrs: dict = field(default_factory=dict)  # stored as the trial's user attributes
+
+
+class Reporter:
+    """Epoch callback: report the objective to the trial; stop training when the pruner says so.
+
+    ``offset`` shifts the steps of fold k to ``k * epochs + epoch``, so under ``tune.cv`` every
+    trial reports fold 0 epoch 1 at the same step as every other trial, and pruners compare like
+    with like.
+    """
+
+    def __init__(self, trial: optuna.Trial, metric: str | None, decides_at: Callable[[int], bool],
+                 offset: int = 0):  # fmt: skip
+        self.trial, self.metric, self.decides_at, self.offset = trial, metric, decides_at, offset
+        self.pruned_at: int | None = None
+
+    def __call__(self, record: dict) -> str | None:
+        value = record.get(self.metric) if self.metric else None
+        if value is None or not math.isfinite(value):
+            return None
+        step = self.offset + record["epoch"]
+        self.trial.report(value, step)
+        if self.decides_at(step) and self.trial.should_prune():
+            self.pruned_at = step
+            return "pruned"
+        return None
+
+
+class ModuleExecutor:
+    """Trains each trial alone with the module engine; data sets are made once and shared.
+
+    The executor protocol: ``batch_size`` (how many trials the runner hands over at once) and
+    ``__call__(jobs) -> outcomes``, one :class:`TrialOutcome` per job, in order.
+    """
+
+    batch_size = 1
+
+    def __init__(self, objectives: Sequence[Objective], cv: int | None,
+                 decides_at: Callable[[int], bool]):  # fmt: skip
+        self.objectives = list(objectives)
+        self.cv = cv
+        # Pruners act on single-objective studies only (Optuna refuses report() otherwise).
+        self.metric = objectives[0].epoch_metric if len(objectives) == 1 else None
+        self.decides_at = decides_at
+        self._data: dict[tuple, Dataset] = {}
+
+    def __call__(self, jobs: Sequence[TrialJob]) -> list[TrialOutcome]:
+        return [self.run(job) for job in jobs]
+
+    def run(self, job: TrialJob) -> TrialOutcome:
+        from tuneforge.run import train  # run imports the engine; keep tune's import light
+
+        try:
+            summaries, reporter = [], None
+            for i, fold in enumerate(range(self.cv) if self.cv else [None]):
+                reporter = Reporter(job.trial, self.metric, self.decides_at, i * job.config.train.epochs)
+                run = train(job.config, callbacks=[reporter], fold=fold, data=self.data(job.config, fold))
+                summaries.append(run.summary)
+                if run.summary["status"] in ("pruned", "diverged"):
+                    break
+            return outcome(summaries, self.objectives, job.config, reporter)
+        except Exception as exc:  # one bad trial never stops the study
+            reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            return TrialOutcome(TrialState.FAIL, None, {"status": "failed", "reason": reason})
+
+    def data(self, cfg: Config, fold: int | None) -> Dataset:
+        """The prepared data for ``cfg.data`` (and fold), made on first use."""
+        from tuneforge.run import resolve_device
+
+        key = _data_key(cfg, fold)
+        if key not in self._data:
+            if len(self._data) > 16:  # a space over data.* keys: keep memory bounded
+                self._data.clear()
+            self._data[key] = prepare(cfg.data, resolve_device(cfg.train.device), fold=fold)
+        return self._data[key]
+
+    def share(self, cfg: Config, data: Dataset) -> None:
+        """Reuse the holdout data already made for ``cfg`` (the study's plan made it)."""
+        self._data[_data_key(cfg, None)] = data
+
+
+def _data_key(cfg: Config, fold: int | None) -> tuple:
+    return cfg.data.model_dump_json(), fold, cfg.train.device
+
+
+def outcome(summaries: list[dict], objectives: list[Objective], cfg: Config,
+            reporter: Reporter | None) -> TrialOutcome:  # fmt: skip
+    """How a trial ended, from its run summaries (one, or one per fold)."""
+    last = summaries[-1]
+    metrics = {k: v for k, v in last["metrics"].items() if not k.startswith("test/") and v is not None}
+    attrs = {"status": last["status"], "metrics": metrics, "parameters": last["parameters"],
+             "epochs": last["epochs"], "best_epoch": last["best_epoch"], "config": to_dict(cfg)}  # fmt: skip
+    if last["status"] == "diverged":
+        attrs["reason"] = "diverged: " + (last["warnings"][0] if last["warnings"] else "NaN loss")
+        return TrialOutcome(TrialState.PRUNED, None, attrs)
+    if last["status"] == "pruned":
+        step = reporter.pruned_at if reporter else None
+        attrs["reason"] = f"pruned at step {step}" if step is not None else "pruned"
+        return TrialOutcome(TrialState.PRUNED, None, attrs)
+    values = [objective.value(summaries) for objective in objectives]
+    if not all(math.isfinite(v) for v in values):
+        attrs["status"], attrs["reason"] = "diverged", f"diverged: objective is {values}"
+        return TrialOutcome(TrialState.PRUNED, None, attrs)
+    if len(summaries) > 1:  # k-fold: keep the mean of every fold metric
+        keys = [k for k in metrics if all(k in s["metrics"] for s in summaries)]
+        attrs["metrics"] = {f"cv/{k.removeprefix('val/')}" if k.startswith("val/") else k:
+                            statistics.fmean(s["metrics"][k] for s in summaries)
+                            for k in keys}  # fmt: skip
+    return TrialOutcome(TrialState.COMPLETE, values, attrs)

@@ -1,0 +1,152 @@
+"""Everything a study needs, resolved and checked before the first trial (bad input -> exit 2)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuneforge.config import Config, parse_override, read_yaml, set_dotted, validate
+from tuneforge.config.tune_schema import TuneConfig
+from tuneforge.data import Dataset, prepare
+from tuneforge.errors import ConfigError
+from tuneforge.tuning.objective import Objective, resolve_objectives
+from tuneforge.tuning.space import SearchSpace, default_space
+from tuneforge.tuning.study import SAMPLERS, is_sqlite
+
+#: Where parallel workers go when no storage was chosen: SQLite is unsafe for them (optuna#820).
+PARALLEL_STORAGE = "journal:///runs/studies.journal"
+
+
+@dataclass
+class StudyPlan:
+    raw: dict[str, Any]  # the recipe as the user wrote it, tune options applied
+    source: str
+    base: Config
+    tune: TuneConfig
+    space: SearchSpace
+    objectives: list[Objective]
+    name: str
+    storage: str | None
+    folder: Path
+    pruner: str
+    cv: int | None
+    data: Dataset  # the holdout data of the base recipe, shared with the first trials
+    notes: list[str] = field(default_factory=list)  # things the user should know, printed once
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction for o in self.objectives]
+
+    @property
+    def max_steps(self) -> int:
+        return self.base.train.epochs * (self.cv or 1)
+
+
+def raw_recipe(cfg: Config | Mapping | str | Path | None) -> tuple[dict[str, Any], str]:
+    """The recipe as written: a YAML file's mapping, a dict, or the keys a Config was given."""
+    if cfg is None:
+        return {}, "config"
+    if isinstance(cfg, (str, Path)):
+        return read_yaml(cfg), str(cfg)
+    if isinstance(cfg, Config):
+        # Only the keys that were set: a trial switching adam -> sgd must not carry adam's betas.
+        return cfg.model_dump(mode="json", exclude_unset=True), "config"
+    return copy.deepcopy(dict(cfg)), "config"
+
+
+def make_plan(
+    cfg: Config | Mapping | str | Path | None,
+    overrides: Iterable[str] = (),
+    options: Mapping[str, Any] | None = None,
+) -> StudyPlan:
+    """Resolve a study: ``options`` are ``tune`` keys (``trials=16``) that win over the file."""
+    raw, source = raw_recipe(cfg)
+    for item in overrides:
+        set_dotted(raw, *parse_override(item))
+    if raw.get("tune") is None:
+        raw["tune"] = {}
+    if not isinstance(raw["tune"], dict):
+        raise ConfigError(f"{source}: tune: expected a mapping of tune settings")
+    raw["tune"].update(options or {})
+    base = validate(raw, source)
+    tune = base.tune
+    cv = tune.cv or (base.data.folds if _wants_cv(tune) else None)
+    if cv is not None:  # trials (and best.yaml) split into the study's folds
+        set_dotted(raw, "data.folds", cv)
+        base = validate(raw, source)
+    storage = _storage(tune, "storage" in raw["tune"], source)
+    data = prepare(base.data, _device(base))
+    entries = tune.space if tune.space is not None else default_space(base.model.kind, data.task)
+    space = SearchSpace(entries, raw, source)
+    objectives = resolve_objectives(tune.objective, data.task, data.n_classes, cv, data.size("val") > 0)
+    plan = StudyPlan(raw, source, base, tune, space, objectives, _study_name(base),
+                     storage, Path("runs"), _pruner(tune, len(objectives)), cv, data)  # fmt: skip
+    plan.folder = Path(tune.out) if tune.out else Path("runs") / plan.name
+    _check_sampler(plan)
+    _check_refit(plan)
+    if tune.cohort > 1 or tune.compile:
+        plan.notes.append("tune.cohort/tune.compile are reserved for the cohort engine; "
+                          "trials train one at a time for now")  # fmt: skip
+    if plan.storage is None and tune.workers > 1:
+        raise ConfigError(f"{source}: tune.workers: {tune.workers} workers need a shared storage; "
+                          f"tune.storage is null (in memory)")  # fmt: skip
+    return plan
+
+
+def _storage(tune: TuneConfig, chosen: bool, source: str) -> str | None:
+    """SQLite stays the default for one worker; parallel workers need the journal or an RDB."""
+    if tune.workers > 1 and is_sqlite(tune.storage):
+        if chosen:
+            raise ConfigError(
+                f"{source}: tune.storage: {tune.storage} is SQLite, which is not safe for "
+                f"{tune.workers} parallel workers (\"database is locked\", optuna#820); use "
+                f"journal:///path/to/file.journal (one machine) or postgresql://... (many)")
+        return PARALLEL_STORAGE
+    return None if tune.storage == "memory" else tune.storage
+
+
+def _device(cfg: Config):
+    from tuneforge.run import resolve_device
+
+    return resolve_device(cfg.train.device)
+
+
+def _wants_cv(tune: TuneConfig) -> bool:
+    return any(spec.metric.startswith("cv/") for spec in tune.objective or [])
+
+
+def _study_name(cfg: Config) -> str:
+    if cfg.tune.study:
+        return cfg.tune.study
+    return cfg.name or f"{Path(cfg.data.source).stem}-{cfg.model.kind}"
+
+
+def _pruner(tune: TuneConfig, n_objectives: int) -> str:
+    if tune.pruner is None:
+        return "asha" if n_objectives == 1 else "none"
+    if n_objectives > 1 and tune.pruner != "none":
+        raise ConfigError(f"tune.pruner: {tune.pruner} needs a single objective (Optuna prunes "
+                          "on one reported value); use pruner: none")  # fmt: skip
+    return tune.pruner
+
+
+def _check_sampler(plan: StudyPlan) -> None:
+    name = plan.tune.sampler
+    if len(plan.objectives) > 1 and not SAMPLERS[name][1]:
+        raise ConfigError(f"tune.sampler: {name} optimizes a single objective; for several use "
+                          "tpe, nsga2, gp, random or qmc")  # fmt: skip
+    if name == "grid":
+        plan.space.grid()  # raises for a float range without a step
+    if len(plan.objectives) == 1 and plan.objectives[0].epoch_metric is None and plan.pruner != "none":
+        plan.notes.append(f"{plan.objectives[0].metric} is only computed at the end of a run, "
+                          f"so the {plan.pruner} pruner has nothing to act on")  # fmt: skip
+
+
+def _check_refit(plan: StudyPlan) -> None:
+    schedule = plan.base.train.schedule
+    if plan.tune.refit and getattr(schedule, "monitor", "").startswith("val/"):
+        raise ConfigError(f"tune.refit: train.schedule {schedule.name} watches {schedule.monitor}, "
+                          "but a refit on train+val has no validation rows")  # fmt: skip

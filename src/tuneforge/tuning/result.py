@@ -1,0 +1,121 @@
+"""A finished study as users see it: the best trial, its recipe, the Pareto front, the refit.
+
+``best.yaml`` is the best trial's fully resolved recipe (no ``tune`` section): ``tuneforge train
+best.yaml`` retrains exactly that trial (same seed, same data split). After a study the best
+recipe is also trained once into ``<folder>/best`` (a run directory to ``predict`` with), and with
+``tune.refit`` retrained on train+val into ``<folder>/refit`` for an honest test score.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import yaml
+from optuna.trial import FrozenTrial, TrialState
+
+from tuneforge.config import Config, validate
+from tuneforge.errors import TuneforgeError
+
+
+@dataclass
+class Study:
+    """The result of :func:`tuneforge.tune`: the Optuna study plus what tuneforge made of it."""
+
+    optuna: optuna.Study
+    metrics: list[str]  # the objectives, e.g. ["val/accuracy"] or ["val/accuracy", "params"]
+    folder: Path | None = None  # where best.yaml and the best/refit runs are
+    interrupted: bool = False
+    best_run: Path | None = None
+    refit_metrics: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.optuna.study_name
+
+    @property
+    def pareto_front(self) -> list[FrozenTrial]:
+        """The complete trials no other trial beats on every objective."""
+        return self.optuna.best_trials
+
+    @property
+    def best_trial(self) -> FrozenTrial:
+        """The best complete trial; with several objectives, the Pareto trial best on the first."""
+        if not any(t.state == TrialState.COMPLETE for t in self.optuna.get_trials(deepcopy=False)):
+            raise TuneforgeError(f"study {self.name!r}: no trial has completed yet")
+        if len(self.metrics) == 1:
+            return self.optuna.best_trial
+        sign = 1 if self.optuna.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
+        return max(self.pareto_front, key=lambda t: (sign * t.values[0], -t.number))
+
+    @property
+    def best_value(self) -> float | tuple[float, ...]:
+        values = self.best_trial.values
+        return values[0] if len(values) == 1 else tuple(values)
+
+    @property
+    def best_params(self) -> dict:
+        return dict(self.best_trial.params)
+
+    @property
+    def best_config(self) -> Config:
+        """The best trial's recipe, ready for ``tuneforge.train``."""
+        return trial_config(self.best_trial)
+
+    def trials_dataframe(self, **kwargs) -> pd.DataFrame:
+        """One row per trial (Optuna's ``trials_dataframe``: number, value(s), params, state...)."""
+        return self.optuna.trials_dataframe(**kwargs)
+
+
+def trial_config(trial: FrozenTrial) -> Config:
+    raw = trial.user_attrs.get("config")
+    if raw is None:
+        raise TuneforgeError(f"trial {trial.number}: no recipe stored (not a tuneforge trial)")
+    return validate(raw, f"trial {trial.number}")
+
+
+def write_best(study: Study, path: Path) -> Path:
+    """``best.yaml``: the best trial's recipe, headed by a comment saying where it came from."""
+    trial = study.best_trial
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values = ", ".join(f"{m} = {v:.6g}" for m, v in zip(study.metrics, trial.values, strict=True))
+    header = f"# best trial {trial.number} of study {study.name!r}: {values}\n"
+    path.write_text(header + yaml.safe_dump(trial.user_attrs["config"], sort_keys=False))
+    return path
+
+
+def train_best(study: Study, folder: Path) -> tuple[Path, str | None]:
+    """Retrain the best recipe into ``folder/best``; say so if its score differs from the trial."""
+    from tuneforge.run import train
+
+    trial = study.best_trial
+    run = train(trial_config(trial), folder / "best")
+    metric = study.metrics[0]
+    if not metric.startswith("val/"):
+        return run.path, None
+    again, before = run.summary["metrics"].get(metric), trial.values[0]
+    if again is None or not math.isclose(again, before, rel_tol=1e-9, abs_tol=1e-12):
+        return run.path, (f"retraining trial {trial.number} gave {metric} {again}, the trial had "
+                          f"{before}: the device is not deterministic (train.deterministic: true)")
+    return run.path, None
+
+
+def refit(study: Study, folder: Path) -> dict:
+    """Retrain the best recipe on train+val (no validation rows) and return its test scores.
+
+    Early stopping needs validation rows, so the refit trains for the epochs the best trial
+    kept (its best epoch when it stopped early) instead.
+    """
+    from tuneforge.run import train
+
+    trial = study.best_trial
+    cfg = trial_config(trial)
+    epochs = trial.user_attrs.get("best_epoch") or trial.user_attrs.get("epochs") or cfg.train.epochs
+    train_cfg = cfg.train.model_copy(update={"early_stopping": None, "epochs": epochs})
+    cfg = cfg.model_copy(update={"train": train_cfg})
+    run = train(cfg, folder / "refit", refit=True)
+    return {k: v for k, v in run.summary["metrics"].items() if k.startswith("test/")}
