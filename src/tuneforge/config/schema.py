@@ -277,6 +277,7 @@ class Config(Strict):
             # loading.validate can name the file instead of "config".
             error = ConfigError(f"config: {format_validation_error(exc)}")
             error.detail = format_validation_error(exc)
+            error.validation_error = exc  # the structured errors, for callers that sort them
             raise error from None
 
     @field_validator("model", mode="before")

@@ -196,6 +196,8 @@ class SearchSpace:
                 Config.model_validate(self.apply({**conditions, param.key: value}))
             except ValidationError as exc:
                 self._blame(param.key, value, exc)
+            except ConfigError as exc:  # Config.__init__ wraps pydantic's error; sort its parts
+                self._blame(param.key, value, exc.validation_error)
 
     def _blame(self, key: str, value: Any, exc: ValidationError) -> None:
         """Fail when an error is about the tuned key itself; cross-key errors wait for trials."""
