@@ -8,7 +8,10 @@ recipe is also trained once into ``<folder>/best`` (a run directory to ``predict
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,16 +87,40 @@ def write_best(study: Study, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     values = ", ".join(f"{m} = {v:.6g}" for m, v in zip(study.metrics, trial.values, strict=True))
     header = f"# best trial {trial.number} of study {study.name!r}: {values}\n"
-    path.write_text(header + yaml.safe_dump(trial.user_attrs["config"], sort_keys=False))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(header + yaml.safe_dump(trial.user_attrs["config"], sort_keys=False))
+    os.replace(tmp, path)  # workers finishing together each write it whole
     return path
+
+
+def train_published(cfg: Config, folder: Path, **kwargs):
+    """Train into a private folder, then rename it to ``folder``.
+
+    Several workers of one study finish at about the same time and all retrain its best recipe;
+    training in place would mix their checkpoints. The last rename wins, and every candidate is
+    the same recipe, so any winner is right.
+    """
+    from tuneforge.run import train
+
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    run = train(cfg, tmp, **kwargs)
+    old = folder.with_name(f".{folder.name}.{os.getpid()}.old")
+    with contextlib.suppress(FileNotFoundError):
+        folder.rename(old)
+    try:
+        tmp.rename(folder)
+    except OSError:  # another worker published between our two renames: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    run.path = folder
+    return run
 
 
 def train_best(study: Study, folder: Path) -> tuple[Path, str | None]:
     """Retrain the best recipe into ``folder/best``; say so if its score differs from the trial."""
-    from tuneforge.run import train
-
     trial = study.best_trial
-    run = train(trial_config(trial), folder / "best")
+    run = train_published(trial_config(trial), folder / "best")
     metric = study.metrics[0]
     if not metric.startswith("val/"):
         return run.path, None
@@ -110,12 +137,10 @@ def refit(study: Study, folder: Path) -> dict:
     Early stopping needs validation rows, so the refit trains for the epochs the best trial
     kept (its best epoch when it stopped early) instead.
     """
-    from tuneforge.run import train
-
     trial = study.best_trial
     cfg = trial_config(trial)
     epochs = trial.user_attrs.get("best_epoch") or trial.user_attrs.get("epochs") or cfg.train.epochs
     train_cfg = cfg.train.model_copy(update={"early_stopping": None, "epochs": epochs})
     cfg = cfg.model_copy(update={"train": train_cfg})
-    run = train(cfg, folder / "refit", refit=True)
+    run = train_published(cfg, folder / "refit", refit=True)
     return {k: v for k, v in run.summary["metrics"].items() if k.startswith("test/")}

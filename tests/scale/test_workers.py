@@ -1,0 +1,115 @@
+"""Many `tuneforge tune` processes on one study: PostgreSQL (many machines) and the journal file.
+
+Each worker is a real `python -m tuneforge tune` process; a killed one is SIGKILLed mid-trial.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from tuneforge.tuning.study import open_storage
+
+RECIPE = {
+    "data": {"source": "iris"},
+    "model": {"kind": "mlp", "hidden": [16]},
+    "train": {"optimizer": {"name": "adam", "lr": 0.01}, "epochs": 20, "batch_size": 16},
+    "tune": {
+        "seed": 0,
+        "pruner": "none",
+        "heartbeat": 1,  # a dead worker's trial is stale after three missed beats: ~3 s
+        "space": {"train.optimizer.lr": {"low": 1.0e-3, "high": 1.0e-1, "log": True}},
+    },
+}
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def worker(cfg: Path, url: str, study: str, trials: int) -> subprocess.Popen:
+    args = ["tune", str(cfg), "--storage", url, "--study", study, "--trials", str(trials), "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "tuneforge", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def finish(*processes: subprocess.Popen) -> None:
+    for process in processes:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+
+
+def count(study: optuna.Study, state: TrialState) -> int:
+    return sum(t.state == state for t in study.get_trials(deepcopy=False))
+
+
+def recipe(tmp_path: Path) -> Path:
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(RECIPE))
+    return path
+
+
+def journal_url(tmp_path: Path) -> str:
+    return f"journal:///{tmp_path / 'studies.journal'}"
+
+
+@pytest.mark.slow
+def test_four_worker_processes_on_one_postgresql_study_finish_exactly_n(tmp_path, postgres_url):
+    cfg = recipe(tmp_path)
+    finish(*[worker(cfg, postgres_url, "four", 12) for _ in range(4)])
+    study = optuna.load_study(study_name="four", storage=open_storage(postgres_url))
+    trials = study.get_trials(deepcopy=False)
+    assert count(study, TrialState.COMPLETE) == 12
+    assert len({t.number for t in trials}) == len(trials)  # no duplicate trial numbers
+    # A worker that lost the race for the last slot gives its trial back unstarted.
+    assert all(t.user_attrs.get("reason") == "surplus" for t in trials if t.state == TrialState.FAIL)
+    assert len({t.user_attrs["worker"] for t in trials if t.state == TrialState.COMPLETE}) > 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["postgresql", "journal"])
+def test_a_killed_workers_trial_is_failed_and_retried_by_the_others(tmp_path, request, backend):
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else journal_url(tmp_path)
+    study_name = f"killed-{backend}"
+    cfg = recipe(tmp_path)
+    first = worker(cfg, url, study_name, 8)
+    running = _wait_for_running_trial(first, url, study_name)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+
+    finish(worker(cfg, url, study_name, 8), worker(cfg, url, study_name, 8))
+    study = optuna.load_study(study_name=study_name, storage=open_storage(url))
+    assert count(study, TrialState.COMPLETE) == 8
+    assert study.trials[running.number].state == TrialState.FAIL
+    retries = [t for t in study.trials if t.system_attrs.get("failed_trial") == running.number]
+    assert len(retries) == 1
+    assert retries[0].state == TrialState.COMPLETE and retries[0].params == running.params
+
+
+def _wait_for_running_trial(process, url: str, name: str, timeout: float = 120.0):
+    """The first worker's running trial, once it has finished at least two."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the worker ended before the kill: {process.stderr.read()}"
+        try:
+            study = optuna.load_study(study_name=name, storage=open_storage(url))
+        except KeyError:  # not created yet
+            time.sleep(0.2)
+            continue
+        trials = study.get_trials(deepcopy=False)
+        running = [t for t in trials if t.state == TrialState.RUNNING]
+        if running and sum(t.state == TrialState.COMPLETE for t in trials) >= 2:
+            return running[0]
+        time.sleep(0.1)
+    raise AssertionError("the worker never had a running trial to kill")
