@@ -198,11 +198,12 @@ def dashboard(
 
     try:
         server = make_dashboard(storage, host, port)
-    except MissingExtra as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+    except MissingExtra as exc:  # not bad input (exit 2): the machine lacks a package
+        _fail(str(exc), 1)
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach it sees the study")
+    # Explicit handlers: a process started in the background inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         serve(server, lambda url: print(f"optuna-dashboard on {url} (Ctrl-C stops it)", flush=True))

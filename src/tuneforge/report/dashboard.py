@@ -2,12 +2,13 @@
 
 We build optuna-dashboard's WSGI app and serve it with the standard library's server ourselves,
 rather than calling ``run_server``, so that the command can print the real URL (``--port 0``
-picks a free port), bind 127.0.0.1 by default, and close the socket on Ctrl-C or SIGTERM.
+picks a free port), bind 127.0.0.1 by default, and stop cleanly on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections.abc import Callable
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -36,10 +37,19 @@ def make_dashboard(storage_url: str, host: str = "127.0.0.1", port: int = 8080) 
 
 
 def serve(server: WSGIServer, ready: Callable[[str], None] = print) -> None:
-    """Serve until interrupted (KeyboardInterrupt), then close the socket."""
+    """Serve until interrupted (KeyboardInterrupt), then stop the loop and close the socket.
+
+    The server runs in a thread and the main thread only waits: a signal that arrived while a
+    request was being answered would otherwise be swallowed by wsgiref's catch-all handler.
+    """
     host, port = server.server_address[:2]
+    worker = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                              name="dashboard", daemon=True)  # fmt: skip
+    worker.start()
     ready(f"http://{host}:{port}/dashboard/")
     try:
-        server.serve_forever(poll_interval=0.2)
+        while worker.is_alive():
+            worker.join(0.5)
     finally:
+        server.shutdown()
         server.server_close()

@@ -139,8 +139,12 @@ def study_plots(study: optuna.Study, folder: Path) -> tuple[dict[str, Path], dic
                 missing[title] = "no trials with data for this plot yet"
                 continue
             path = folder / f"study_{i}_{_slug(title)}.png"
-            fig.set_size_inches(max(fig.get_size_inches()[0], 6.4), max(fig.get_size_inches()[1], 4))
-            fig.tight_layout()
+            slices = sum(ax.get_label() != "<colorbar>" for ax in fig.axes) if "Slice" in title else 1
+            fig.set_size_inches(min(max(6.4, 3.0 * slices), 16), 4.2)  # slice plots: one per param
+            if slices == 1:  # tight_layout would push the slice plots' colorbar over an axis
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # colorbar axes
+                    fig.tight_layout()
             fig.savefig(path, dpi=DPI)
             made[title] = path
         finally:
