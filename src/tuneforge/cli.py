@@ -66,6 +66,8 @@ def train(
     _print_scores(f"{run.summary['status']}: {folder}", run.summary["metrics"])
     for warning in run.summary["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}")
+    if (folder / "report.html").is_file():
+        console.print(f"report: {folder / 'report.html'}")
 
 
 @app.command()

@@ -24,6 +24,7 @@ from tuneforge.diagnose.lr_finder import (
     suggest,
     write_lr_find,
 )
+from tuneforge.errors import ConfigError
 from tuneforge.models import build_model
 from tuneforge.recipe import Recipe, make_optimizer
 
@@ -195,3 +196,11 @@ def test_cli_lr_find_and_its_refusal_to_overwrite_a_run(tmp_path):
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "finished run" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
+
+
+def test_bad_settings_are_refused_before_the_sweep():
+    cfg, data, recipe, model = setup(["data.source=iris"])
+    with pytest.raises(ConfigError, match="--rule: unknown 'fastest'"):
+        range_test(model, data, recipe, rule="fastest")
+    with pytest.raises(ConfigError, match="min_lr < max_lr"):
+        range_test(model, data, recipe, min_lr=1.0, max_lr=0.1)

@@ -90,3 +90,13 @@ def test_cli_rewrites_the_report_of_a_run(run_dir):
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (run_dir / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_cli_train_writes_the_report_and_says_where(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "tuneforge", "train", "--set", "data.source=iris",
+                           "--set", "train.epochs=2", "--out", str(tmp_path / "run"), "-q"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "report.html").is_file()
+    assert "report.html" in done.stderr.replace("\n", "")

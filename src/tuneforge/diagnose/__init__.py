@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from tuneforge.diagnose.fit import constant_baseline, diagnose_fit, fit_warnings
 from tuneforge.diagnose.gradients import GradientHealth, assess, warnings_for
+from tuneforge.diagnose.lr_finder import LRCurve, lr_find, range_test
 
-__all__ = ["GradientHealth", "diagnose_run"]
+__all__ = ["GradientHealth", "LRCurve", "diagnose_run", "lr_find", "range_test"]
 
 
 def diagnose_run(cfg, data, recipe, result) -> tuple[list[str], dict]:

@@ -68,11 +68,15 @@ class GradientHealth:
         return torch.zeros(len(self.layers), device=sq.device).index_add_(0, self.owner, sq)
 
     def before_step(self, step: int) -> None:
+        if not self.params:  # everything frozen: nothing to look at
+            return
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
         self._grad_sq = self._per_layer(grads)
         self._before = [p.detach().clone() for p in self.params]
 
     def after_step(self, step: int) -> None:
+        if not self.params:
+            return
         deltas = [p.detach() - old for p, old in zip(self.params, self._before, strict=True)]
         update = self._per_layer(deltas).sqrt() / self._per_layer(self._before).sqrt().clamp_min(1e-12)
         self.pending.append((step, torch.stack([self._grad_sq.sqrt(), update])))

@@ -90,8 +90,7 @@ RULES: dict[str, Callable[[np.ndarray, np.ndarray], int]] = {
 def suggest(lrs: list[float], smoothed: list[float], rule: str, skip_start: int,
             skip_end: int) -> int | None:  # fmt: skip
     """Index of the suggested LR among the finite points after ``skip_start`` (None: too few)."""
-    if rule not in RULES:
-        raise ConfigError(f"lr-find --rule: unknown {rule!r}; expected one of {sorted(RULES)}")
+    _check_rule(rule)
     finite = [i for i in range(len(smoothed) - skip_end) if math.isfinite(smoothed[i])]
     if not finite:
         return None
@@ -101,6 +100,11 @@ def suggest(lrs: list[float], smoothed: list[float], rule: str, skip_start: int,
         return None
     picked = RULES[rule](np.asarray(lrs)[candidates], np.asarray(smoothed)[candidates])
     return candidates[picked]
+
+
+def _check_rule(rule: str) -> None:
+    if rule not in RULES:
+        raise ConfigError(f"lr-find --rule: unknown {rule!r}; expected one of {sorted(RULES)}")
 
 
 # ---------------------------------------------------------------------------- the sweep
@@ -121,6 +125,7 @@ def range_test(model: nn.Module, data: Dataset, recipe: Recipe, *,
         >>> curve.suggestion  # doctest: +SKIP
         0.0123
     """
+    _check_rule(rule)  # before the sweep, not after it
     if not 0 < min_lr < max_lr:
         raise ConfigError(f"lr-find: expected 0 < min_lr < max_lr, got {min_lr} and {max_lr}")
     if steps < skip_start + skip_end + 3:

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from tuneforge.diagnose.gradients import all_checks
 from tuneforge.evaluate.metrics import MAXIMIZED
@@ -51,6 +52,7 @@ def loss_curves(history: list[dict], path: Path, best_epoch: int | None = None) 
     if best_epoch:
         ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best val epoch {best_epoch}")
     ax.set(xlabel="epoch", ylabel="loss", title="Loss")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
@@ -71,6 +73,7 @@ def metric_curves(history: list[dict], path: Path) -> Path | None:
         for key in group:
             ax.plot(*_finite(epochs, [r.get(key) for r in history]), label=key)
         ax.set(xlabel="epoch", title="Validation metrics" if i == 0 else None)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     return _save(fig, path)
