@@ -49,6 +49,7 @@ def test_top_trials_are_the_best_completed_ones_in_order(study_url):
     assert [r["values"][0] for r in rows] == pytest.approx(done.value.tolist())
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_multi_objective_study_shows_the_pareto_front(tmp_path):
     study = optuna.create_study(directions=["maximize", "minimize"],
                                 sampler=optuna.samplers.RandomSampler(seed=1))  # fmt: skip
