@@ -21,6 +21,7 @@ from torch import nn
 
 from tuneforge.config import Config, dump_config, load_config, to_dict, validate
 from tuneforge.data import Dataset, Encoder, prepare
+from tuneforge.diagnose import GradientHealth, diagnose_run
 from tuneforge.engine import checkpoint
 from tuneforge.engine.module import (
     EpochCallback,
@@ -33,6 +34,7 @@ from tuneforge.errors import ConfigError, DataError
 from tuneforge.evaluate.metrics import final_metrics
 from tuneforge.models import build_model, count_parameters
 from tuneforge.recipe import Recipe
+from tuneforge.report.trackers import Trackers
 
 
 @dataclass
@@ -87,6 +89,7 @@ def train(
     """
     cfg = cfg if isinstance(cfg, Config) else load_config(cfg)
     started = time.perf_counter()
+    trackers = Trackers(cfg, out)  # checks that the asked-for logging packages are installed
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     device = resolve_device(cfg.train.device)
     data = data if data is not None else prepare(cfg.data, device, fold=fold, refit=refit)
@@ -94,9 +97,10 @@ def train(
     recipe = Recipe.build(cfg.train, data)
     cfg = resolve(cfg, data, recipe)
     model = build_model(cfg.model, data.n_features, recipe.n_outputs, seed=cfg.train.seed).to(device)
-    trainer = ModuleTrainer(model, data, recipe, seed=cfg.train.seed)
+    health = GradientHealth(model, cfg.train.diagnostics) if cfg.train.diagnostics.grad_every else None
+    trainer = ModuleTrainer(model, data, recipe, seed=cfg.train.seed, probe=health)
     folder = Path(out) if out is not None else None
-    writers: list[EpochCallback] = []
+    writers: list[EpochCallback] = [health] if health is not None else []  # first: fills the record
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         if resume and (found := checkpoint.latest(folder / "checkpoint")) is not None:
@@ -105,13 +109,23 @@ def train(
         data.encoder.save(folder / "encoder.skops")
         writers.append(MetricsWriter(folder / "metrics.jsonl", trainer.history))
     checkpoints = folder / "checkpoint" if folder is not None else None
-    result = trainer.fit([*writers, *callbacks], checkpoints)
-    summary = summarize(cfg, data, recipe, model, result, time.perf_counter() - started)
-    if folder is not None:
-        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
-                  folder / "model.safetensors")  # fmt: skip
-        (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
+    with trackers:
+        result = trainer.fit([*writers, *trackers.callbacks, *callbacks], checkpoints)
+        summary = summarize(cfg, data, recipe, model, result, time.perf_counter() - started)
+        if folder is not None:
+            _write_outputs(cfg, folder, model, summary)
+        trackers.finish(summary, folder)
     return Run(cfg, model, data.encoder, result.history, summary, folder)
+
+
+def _write_outputs(cfg: Config, folder: Path, model: nn.Module, summary: dict) -> None:
+    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
+              folder / "model.safetensors")  # fmt: skip
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
+    if cfg.logging.report:
+        from tuneforge.report import write_report  # matplotlib: imported only when used
+
+        write_report(folder)
 
 
 def summarize(cfg, data: Dataset, recipe: Recipe, model, result: FitResult, seconds: float) -> dict:
@@ -127,11 +141,7 @@ def summarize(cfg, data: Dataset, recipe: Recipe, model, result: FitResult, seco
             extra = final_metrics(pred, data.y[part].cpu().numpy(), data.task,
                                   recipe.target_mean, recipe.target_std)  # fmt: skip
             scores |= {f"{part}/{k}": v for k, v in extra.items()}
-    warnings = []
-    if result.divergence:
-        d = result.divergence
-        warnings.append(f"diverged at step {d['step']} (lr {d['lr']:.3g}): the loss became "
-                        "NaN/Inf; lower train.optimizer.lr or set train.clip_grad_norm")  # fmt: skip
+    warnings, diagnosis = diagnose_run(cfg, data, recipe, result)
     return {
         "status": result.status,
         "task": data.task,
@@ -141,6 +151,7 @@ def summarize(cfg, data: Dataset, recipe: Recipe, model, result: FitResult, seco
         "metrics": scores,
         "divergence": result.divergence,
         "warnings": warnings,
+        "diagnosis": diagnosis,
         "wall_time_s": round(seconds, 3),
         "parameters": count_parameters(model),
         "model": {"inputs": data.n_features, "outputs": recipe.n_outputs, "classes": data.classes},

@@ -210,6 +210,15 @@ class EarlyStoppingConfig(Strict):
     restore_best: bool = True
 
 
+class DiagnosticsConfig(Strict):
+    """Gradient health checks during training (rules in docs/diagnostics.md)."""
+
+    grad_every: Annotated[int, Field(ge=0)] = 50  # optimizer steps between checks; 0 turns them off
+    vanishing: Annotated[float, Field(gt=0, lt=1)] = 1e-3  # early layer norm / largest layer norm
+    vanishing_checks: PositiveInt = 3  # ... below `vanishing` for this many checks in a row
+    exploding: Annotated[float, Field(gt=1)] = 100.0  # total norm / median of the earlier checks
+
+
 class TrainConfig(Strict):
     loss: Literal["mse", "mae", "huber", "cross_entropy", "bce"] | None = None
     huber_delta: PositiveFloat = 1.0
@@ -227,6 +236,7 @@ class TrainConfig(Strict):
     deterministic: bool = False
     device: str = "auto"
     checkpoint_every: Annotated[int, Field(ge=0)] = 1  # epochs; 0 turns checkpoints off
+    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
 
     @field_validator("batch_size", mode="before")
     @classmethod
@@ -253,6 +263,17 @@ class TrainConfig(Strict):
         return value
 
 
+# ----------------------------------------------------------------------------------- logging
+class LoggingConfig(Strict):
+    """Where a run reports to, besides its run directory. None of it changes the results."""
+
+    report: bool = True  # write report.html + plots/ into the run directory at the end
+    tensorboard: bool = False  # event files under <run dir>/tensorboard (needs `tensorboard`)
+    mlflow: bool = False  # one MLflow run per training run (needs `mlflow` or `mlflow-skinny`)
+    mlflow_tracking_uri: str | None = None  # None: MLflow's own default / MLFLOW_TRACKING_URI
+    mlflow_experiment: str | None = None
+
+
 class Config(Strict):
     """A whole recipe. ``Config()`` is the built-in default: an MLP on ``digits``."""
 
@@ -260,6 +281,7 @@ class Config(Strict):
     data: DataConfig = DataConfig()
     model: ModelConfig = MLPModel()
     train: TrainConfig = TrainConfig()
+    logging: LoggingConfig = LoggingConfig()
     # Read by `tuneforge tune` only (tune_schema.py); a recipe without one dumps without `tune:`.
     tune: TuneConfig | None = Field(default=None, exclude_if=lambda tune: tune is None)
 

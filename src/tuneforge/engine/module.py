@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -32,6 +33,20 @@ from tuneforge.recipe import (
 
 #: Called after every epoch with its record; returning a string stops training with that status.
 EpochCallback = Callable[[dict], "str | None"]
+
+
+class StepProbe(Protocol):
+    """Looks at the model around the optimizer step every ``every`` steps (gradient health).
+
+    ``before_step`` sees the gradients before clipping; ``after_step`` sees the updated weights.
+    With no probe the loop pays one ``is None`` test per step.
+    """
+
+    every: int
+
+    def before_step(self, step: int) -> None: ...
+
+    def after_step(self, step: int) -> None: ...
 
 
 @dataclass
@@ -68,9 +83,11 @@ def evaluate(model: nn.Module, data: Dataset, part: str, recipe: Recipe) -> dict
 class ModuleTrainer:
     """Trains ``model`` on ``data`` with ``recipe``; resumable from its checkpoint folder."""
 
-    def __init__(self, model: nn.Module, data: Dataset, recipe: Recipe, seed: int = 0):
+    def __init__(self, model: nn.Module, data: Dataset, recipe: Recipe, seed: int = 0,
+                 probe: StepProbe | None = None):  # fmt: skip
         cfg = recipe.cfg
         self.model, self.data, self.recipe, self.cfg = model, data, recipe, cfg
+        self.probe = probe
         self.optimizer = make_optimizer(cfg.optimizer, model.parameters())
         self.batches = Batches(data.x["train"], data.y["train"], recipe.batch_size, seed)
         reg = cfg.regularization
@@ -133,6 +150,9 @@ class ModuleTrainer:
             losses.append(loss.detach())
             if (i + 1) % cfg.accumulate and i + 1 < len(self.batches):
                 continue  # accumulate gradients over more micro-batches
+            probing = self.probe is not None and self.step % self.probe.every == 0
+            if probing:
+                self.probe.before_step(self.step)
             if cfg.clip_grad_value is not None:
                 nn.utils.clip_grad_value_(model.parameters(), cfg.clip_grad_value)
             if cfg.clip_grad_norm is not None:
@@ -140,6 +160,8 @@ class ModuleTrainer:
             optimizer.step()
             if self.prox_l1:
                 soft_threshold_(self.penalized, self.optimizer.param_groups[0]["lr"] * self.prox_l1)
+            if probing:
+                self.probe.after_step(self.step)
             optimizer.zero_grad(set_to_none=True)
             self.step += 1
         return torch.stack(losses)

@@ -1,0 +1,24 @@
+"""Reports: plots (matplotlib, Optuna's), self-contained HTML, trackers, the dashboard launcher.
+
+The writers are imported on first use, so ``import tuneforge`` does not pay for matplotlib.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["write_report", "write_study_report"]
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write ``run_dir/report.html`` and ``run_dir/plots/`` for a finished run; returns the page."""
+    from tuneforge.report.html import write_report as write
+
+    return write(run_dir)
+
+
+def write_study_report(study, folder: str | Path) -> Path:
+    """Write ``folder/report.html`` and ``folder/plots/`` for an ``optuna.Study``; returns the page."""
+    from tuneforge.report.html import write_study_report as write
+
+    return write(study, folder)

@@ -1,0 +1,134 @@
+"""Self-contained HTML reports (jinja2): one file, images inlined, no network requests.
+
+``write_report(run_dir)`` reads what :func:`tuneforge.train` left in a run directory;
+``write_study_report(study, folder)`` takes a plain ``optuna.Study``. Both write their PNGs
+under ``plots/`` too, and return the path of ``report.html``. Everything shown is escaped
+(autoescape), and the page's Content-Security-Policy allows no request to anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import time
+from pathlib import Path
+
+import jinja2
+import optuna
+import yaml
+
+from tuneforge.config import load_config
+from tuneforge.errors import DataError
+from tuneforge.evaluate.metrics import direction
+from tuneforge.report import study as study_info
+from tuneforge.report.plots import run_plots
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _number(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.4g}" if math.isfinite(value) else str(value)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True)  # fmt: skip
+    env.filters["num"] = _number
+    return env
+
+
+def _image(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _render(template: str, out: Path, **context) -> Path:
+    page = _environment().get_template(template).render(
+        generated=time.strftime("%Y-%m-%d %H:%M:%S"), **context)  # fmt: skip
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+# ----------------------------------------------------------------------------------- a run
+def read_history(folder: Path) -> list[dict]:
+    path = folder / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def best_values(history: list[dict]) -> list[dict]:
+    """Best value and epoch of every per-epoch loss/metric (min or max by the metric's name)."""
+    keys = [k for k in history[0] if "/" in k] if history else []
+    rows = []
+    for key in keys:
+        points = [(r[key], r["epoch"]) for r in history
+                  if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]  # fmt: skip
+        if points:
+            pick = max if direction(key) == "maximize" else min
+            value, epoch = pick(points, key=lambda p: p[0])
+            rows.append({"metric": key, "best": value, "epoch": epoch, "last": history[-1].get(key)})
+    return rows
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write ``run_dir/report.html`` (and ``run_dir/plots/*.png``) for a finished run."""
+    folder = Path(run_dir)
+    for needed in ("config.yaml", "summary.json"):
+        if not (folder / needed).is_file():
+            raise DataError(f"{folder}: no {needed}, so it is not a finished run directory")
+    cfg = load_config(folder / "config.yaml")
+    summary = json.loads((folder / "summary.json").read_text())
+    history = read_history(folder)
+    lr_find = _lr_find(folder)
+    plots = run_plots(history, summary, cfg, folder / "plots", lr_find)
+    diagnosis = summary.get("diagnosis") or {}
+    return _render(
+        "run.html.j2", folder / "report.html",
+        title=cfg.name or folder.resolve().name, summary=summary,
+        recipe=(folder / "config.yaml").read_text(), best=best_values(history),
+        fit=diagnosis.get("fit"), gradients=diagnosis.get("gradients"), lr_find=lr_find,
+        plots=[{"title": t, "src": _image(p), "file": p.name} for t, p in plots.items()],
+    )  # fmt: skip
+
+
+def _lr_find(folder: Path) -> dict | None:
+    path = folder / "lr_find.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+# --------------------------------------------------------------------------------- a study
+def trial_rows(study: optuna.Study, n: int = 10) -> tuple[list[str], list[dict]]:
+    """The top trials as table rows, and the parameter columns they use."""
+    trials = study_info.top_trials(study, n)
+    params = sorted({p for t in trials for p in t.params})
+    rows = [{"number": t.number, "values": t.values or [], "state": t.state.name.lower(),
+             "params": [t.params.get(p) for p in params],
+             "seconds": t.duration.total_seconds() if t.duration else None} for t in trials]  # fmt: skip
+    return params, rows
+
+
+def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
+    """Write ``folder/report.html`` (and ``folder/plots/*.png``) for an Optuna study."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    made, missing = study_info.study_plots(study, folder / "plots")
+    params, rows = trial_rows(study)
+    config, best = study_info.best_config(study)
+    return _render(
+        "study.html.j2", folder / "report.html",
+        title=study.study_name, objectives=study_info.objective_names(study),
+        directions=[d.name.lower() for d in study.directions], counts=study_info.counts(study),
+        params=params, rows=rows, best=best,
+        best_config=yaml.safe_dump(config, sort_keys=False) if config is not None else None,
+        plots=[{"title": t, "src": _image(p), "file": p.name} for t, p in made.items()],
+        missing=missing,
+    )  # fmt: skip
+

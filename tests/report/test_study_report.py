@@ -1,0 +1,104 @@
+"""A study's report from a plain optuna.Study: plots, top trials, best config, the CLI."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import optuna
+import pytest
+import yaml
+from report_studies import make_study
+
+from tuneforge.errors import DataError
+from tuneforge.report import write_study_report
+from tuneforge.report.html import trial_rows
+from tuneforge.report.study import open_study, safe_name
+
+
+def load(study_url) -> optuna.Study:
+    url, name = study_url
+    return optuna.load_study(study_name=name, storage=url)
+
+
+def test_study_report_has_optunas_plots_top_trials_and_best_config(study_url, tmp_path):
+    study = load(study_url)
+    page = write_study_report(study, tmp_path).read_text()
+    for title in ("Optimization history", "Parameter importance", "Parallel coordinates",
+                  "Slice plots", "Intermediate values"):  # fmt: skip
+        assert f'alt="{title}"' in page
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 5
+    best_yaml = re.search(r'id="best-config">.*?<pre>(.*?)</pre>', page, re.S).group(1)
+    stored = study.best_trial.user_attrs["config"]
+    assert yaml.safe_load(best_yaml.replace("&#39;", "'")) == stored
+    assert f"Trial {study.best_trial.number}:" in page
+    states = {t.state for t in study.trials}
+    assert optuna.trial.TrialState.PRUNED in states and optuna.trial.TrialState.FAIL in states
+    for state in states:
+        count = sum(t.state == state for t in study.trials)
+        assert f"{count} {state.name.lower()}" in page
+
+
+def test_top_trials_are_the_best_completed_ones_in_order(study_url):
+    study = load(study_url)
+    frame = study.trials_dataframe()
+    done = frame[frame.state == "COMPLETE"].sort_values("value").head(10)
+    _, rows = trial_rows(study)
+    assert [r["number"] for r in rows] == done.number.tolist()
+    assert [r["values"][0] for r in rows] == pytest.approx(done.value.tolist())
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_multi_objective_study_shows_the_pareto_front(tmp_path):
+    study = optuna.create_study(directions=["maximize", "minimize"],
+                                sampler=optuna.samplers.RandomSampler(seed=1))  # fmt: skip
+    study.set_metric_names(["val/accuracy", "parameters"])
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_int("n", 1, 100)), n_trials=12)
+    page = write_study_report(study, tmp_path).read_text()
+    assert 'alt="Pareto front"' in page and "maximize val/accuracy" in page
+    _, rows = trial_rows(study)
+    assert {r["number"] for r in rows} == {t.number for t in study.best_trials}
+
+
+def test_a_study_without_finished_trials_still_reports(tmp_path):
+    study = optuna.create_study()
+    study.enqueue_trial({"x": 1.0})
+    page = write_study_report(study, tmp_path).read_text()
+    assert "No completed trial yet" in page and "Not drawn" in page
+
+
+def test_open_study_finds_the_only_study_and_refuses_typos(study_url, tmp_path):
+    url, name = study_url
+    assert open_study(None, url).study_name == name
+    with pytest.raises(DataError, match="no study 'nope'.*digits-mlp"):
+        open_study("nope", url)
+    missing = tmp_path / "missing.db"
+    with pytest.raises(DataError, match="does not exist"):
+        open_study(None, f"sqlite:///{missing}")
+    assert not missing.exists()  # a report never creates a storage
+
+
+def test_journal_storage_urls_work(tmp_path):
+    path = tmp_path / "studies.journal"
+    backend = optuna.storages.journal.JournalFileBackend(str(path))
+    make_study(optuna.storages.JournalStorage(backend), "in-a-journal", trials=6)
+    url = f"journal:///{path}"
+    assert open_study("in-a-journal", url).study_name == "in-a-journal"
+
+
+def test_study_names_become_safe_folder_names():
+    assert safe_name("../../etc/passwd") == "_.._etc_passwd"
+    assert "/" not in safe_name("a/b") and safe_name("..") == "study"
+
+
+@pytest.mark.slow
+def test_cli_study_report(study_url, tmp_path):
+    url, name = study_url
+    cmd = [sys.executable, "-m", "tuneforge", "report", "--study", name, "--storage", url]
+    done = subprocess.run([*cmd, "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "r" / "report.html").is_file()
+    wrong = subprocess.run([*cmd[:-3], "nope", "--storage", url], capture_output=True, text=True, timeout=300)
+    assert wrong.returncode == 2 and "no study 'nope'" in wrong.stderr
+    assert len(wrong.stderr.strip().splitlines()) == 1
