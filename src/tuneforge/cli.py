@@ -169,7 +169,7 @@ def init(
 @app.command("lr-find")
 def lr_find(
     config: ConfigArg = None,
-    out: Annotated[Optional[Path], typer.Option(help="Folder for lr_find.json and the plot.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for lr_find.json and the plot.")] = None,
     set_: SetOpt = [],  # noqa: B006
     min_lr: Annotated[float, typer.Option(min=0, help="First learning rate of the sweep.")] = 1e-7,
     max_lr: Annotated[float, typer.Option(min=0, help="Last learning rate of the sweep.")] = 10.0,
@@ -198,10 +198,10 @@ def lr_find(
 
 @app.command()
 def report(
-    run_dir: Annotated[Optional[Path], typer.Argument(help="A run directory.")] = None,
-    study: Annotated[Optional[str], typer.Option(help="Study name (with --storage).")] = None,
-    storage: Annotated[Optional[str], typer.Option(help="Study storage URL, e.g. sqlite:///runs/studies.db")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Folder for a study report (default runs/<study>).")] = None,
+    run_dir: Annotated[Path | None, typer.Argument(help="A run directory.")] = None,
+    study: Annotated[str | None, typer.Option(help="Study name (with --storage).")] = None,
+    storage: Annotated[str | None, typer.Option(help="Study storage URL, e.g. sqlite:///runs/studies.db")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for a study report (default runs/<study>).")] = None,
 ) -> None:
     """Write report.html for a run directory, or for a study (--study NAME --storage URL)."""
     from tuneforge.report import write_report, write_study_report

@@ -47,7 +47,7 @@ def test_train_predict_evaluate_with_text_labels(run_cli, cli, tmp_path, animals
     # SPEC §4 layout (+ encoder.skops, the fitted feature encoding)
     assert sorted(p.name for p in run_dir.iterdir()) == [
         "checkpoint", "config.yaml", "encoder.skops", "metrics.jsonl", "model.safetensors",
-        "summary.json"]  # fmt: skip
+        "plots", "report.html", "summary.json"]  # fmt: skip
     assert sorted(p.name for p in (run_dir / "checkpoint").iterdir()) == [
         "COMPLETE", "model.safetensors", "optimizer.pt", "state.json", "tensors.safetensors"]  # fmt: skip
     history = _history(run_dir)

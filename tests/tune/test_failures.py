@@ -26,7 +26,7 @@ def test_a_diverging_trial_is_pruned_with_its_reason_and_the_study_goes_on():
     for trial in diverged:
         assert trial.state == TrialState.PRUNED
         assert trial.user_attrs["status"] == "diverged"
-        assert trial.user_attrs["reason"].startswith("diverged: diverged at step")
+        assert trial.user_attrs["reason"].startswith("diverged: the loss became NaN/Inf at step")
     healthy = [t for t in study.trials if t not in diverged]
     assert healthy and all(t.state == TrialState.COMPLETE for t in healthy)
     assert finished(study) == 6

@@ -130,7 +130,8 @@ def outcome(summaries: list[dict], objectives: list[Objective], cfg: Config,
     attrs = {"status": last["status"], "metrics": metrics, "parameters": last["parameters"],
              "epochs": last["epochs"], "best_epoch": last["best_epoch"], "config": to_dict(cfg)}  # fmt: skip
     if last["status"] == "diverged":
-        attrs["reason"] = "diverged: " + (last["warnings"][0] if last["warnings"] else "NaN loss")
+        warning = next((w for w in last["warnings"] if w.startswith("diverged")), "diverged: NaN loss")
+        attrs["reason"] = warning
         return TrialOutcome(TrialState.PRUNED, None, attrs)
     if last["status"] == "pruned":
         step = reporter.pruned_at if reporter else None
