@@ -57,6 +57,8 @@ def tune(
     if any(_complete(t) for t in result.optuna.get_trials(deepcopy=False)):
         print_best(result.best_trial, result.metrics, result.best_run, plan.folder / "best.yaml",
                    result.refit_metrics)  # fmt: skip
+    if result.report is not None:
+        console.print(f"study report: {result.report}")
     if result.interrupted:
         console.print("interrupted: finished trials are kept; run the same command to resume")
         sys.exit(130)  # not typer.Exit: with standalone_mode=False click returns its code instead

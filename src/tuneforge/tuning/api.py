@@ -12,6 +12,7 @@ import torch
 
 from tuneforge.config import Config
 from tuneforge.tuning.plan import StudyPlan, make_plan
+from tuneforge.report import write_study_report
 from tuneforge.tuning.result import Study, refit, train_best, write_best
 from tuneforge.tuning.runner import Runner, open_study
 from tuneforge.tuning.study import open_storage
@@ -77,6 +78,7 @@ def finish(plan: StudyPlan, study: Study, log=logger.warning) -> Study:
         log(f"study {study.name!r}: no trial completed, so there is no best recipe")
         return study
     write_best(study, plan.folder / "best.yaml")
+    study.report = write_study_report(study.optuna, plan.folder)
     if study.interrupted:
         return study
     study.best_run, warning = train_best(study, plan.folder)

@@ -33,6 +33,7 @@ class Study:
     folder: Path | None = None  # where best.yaml and the best/refit runs are
     interrupted: bool = False
     best_run: Path | None = None
+    report: Path | None = None  # report.html of the study
     refit_metrics: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
