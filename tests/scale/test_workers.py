@@ -26,6 +26,7 @@ RECIPE = {
     "tune": {
         "seed": 0,
         "pruner": "none",
+        "cohort": 1,  # one trial at a time, so a kill catches exactly one running trial
         "heartbeat": 1,  # a dead worker's trial is stale after three missed beats: ~3 s
         "space": {"train.optimizer.lr": {"low": 1.0e-3, "high": 1.0e-1, "log": True}},
     },

@@ -89,7 +89,7 @@ def test_bad_spaces_and_objectives_exit_2_naming_the_key(tmp_path, monkeypatch, 
 
 @pytest.mark.slow
 def test_kill_9_mid_study_then_rerun_finishes_exactly_the_requested_trials(tmp_path):
-    cfg = recipe(tmp_path / "cfg.yaml", space=TINY_SPACE, heartbeat=1, pruner="none")
+    cfg = recipe(tmp_path / "cfg.yaml", space=TINY_SPACE, heartbeat=1, pruner="none", cohort=1)
     args = ("tune", str(cfg), "--trials", "8", "--study", "k", "-q", "--set", "train.epochs=30")
     worker = cli_popen(*args)
     before = _wait_for(worker, lambda s: s.get("COMPLETE", 0) >= 3 and s.get("RUNNING", 0) == 1)

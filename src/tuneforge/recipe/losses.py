@@ -51,6 +51,20 @@ def cross_entropy(
     return flat if reduction == "mean" else flat.view(target.shape)
 
 
+def member_smoothed_cross_entropy(
+    pred: torch.Tensor, y: torch.Tensor, smoothing: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy with one label-smoothing ε per cohort member (``smoothing`` is ``[K]``).
+
+    The same value as :func:`cross_entropy` (torch's rule): (1 − ε)·(−log q_y) + ε·mean_c(−log q_c).
+    """
+    logq = pred.log_softmax(-1)
+    target = y.expand(pred.shape[:-1]).unsqueeze(-1)
+    nll = -logq.gather(-1, target).squeeze(-1)
+    eps = smoothing.to(pred.dtype).view(-1, *([1] * (nll.ndim - 1)))
+    return (1 - eps) * nll + eps * -logq.mean(-1)
+
+
 def bce(pred: torch.Tensor, y: torch.Tensor, reduction: str = "none") -> torch.Tensor:
     """−[y log σ(ŷ) + (1 − y) log(1 − σ(ŷ))] on logits (numerically stable form)."""
     logits = pred[..., 0]

@@ -147,3 +147,58 @@ def outcome(summaries: list[dict], objectives: list[Objective], cfg: Config,
                             statistics.fmean(s["metrics"][k] for s in summaries)
                             for k in keys}  # fmt: skip
     return TrialOutcome(TrialState.COMPLETE, values, attrs)
+
+
+class CohortExecutor(ModuleExecutor):
+    """Trains a batch of trials as cohorts: one batched model per group of compatible recipes.
+
+    The runner hands over up to ``tune.cohort`` trials at once (TPE's constant liar keeps their
+    proposals apart); :func:`~tuneforge.engine.cohort.group_cohorts` splits them by structure
+    (depth, activation, batch size, optimizer family, loss...), and each group trains as one
+    model whose members report, get pruned and finish on their own. A recipe the cohort engine
+    cannot batch, or a group that fails as a whole, falls back to the module engine trial by
+    trial, so a cohort never costs a trial its result.
+    """
+
+    def __init__(self, objectives: Sequence[Objective], cv: int | None,
+                 decides_at: Callable[[int], bool], size: int):  # fmt: skip
+        super().__init__(objectives, cv, decides_at)
+        self.batch_size = size
+
+    def __call__(self, jobs: Sequence[TrialJob]) -> list[TrialOutcome]:
+        from tuneforge.engine.cohort import group_cohorts, unsupported
+
+        outcomes: list[TrialOutcome | None] = [None] * len(jobs)
+        for group in group_cohorts([job.config for job in jobs], max_members=self.batch_size):
+            members = [jobs[i] for i in group]
+            if len(members) == 1 or unsupported(members[0].config):
+                results = [self.run(job) for job in members]
+            else:
+                results = self.run_cohort(members)
+            for i, result in zip(group, results, strict=True):
+                outcomes[i] = result
+        return outcomes  # type: ignore[return-value]
+
+    def run_cohort(self, jobs: Sequence[TrialJob]) -> list[TrialOutcome]:
+        from tuneforge.engine.cohort import train_cohort
+
+        try:
+            summaries: list[list[dict]] = [[] for _ in jobs]
+            reporters: list[Reporter | None] = [None] * len(jobs)
+            alive = list(range(len(jobs)))  # members still in the study's running (not pruned)
+            for f, fold in enumerate(range(self.cv) if self.cv else [None]):
+                cfgs = [jobs[i].config for i in alive]
+                for i in alive:
+                    offset = f * jobs[i].config.train.epochs
+                    reporters[i] = Reporter(jobs[i].trial, self.metric, self.decides_at, offset)
+                runs = train_cohort(cfgs, [[reporters[i]] for i in alive],
+                                    data=self.data(cfgs[0], fold))  # fmt: skip
+                for i, run in zip(alive, runs, strict=True):
+                    summaries[i].append(run.summary)
+                alive = [i for i in alive if summaries[i][-1]["status"] not in ("pruned", "diverged")]
+                if not alive:
+                    break
+            return [outcome(summaries[i], self.objectives, job.config, reporters[i])
+                    for i, job in enumerate(jobs)]  # fmt: skip
+        except Exception:  # the group failed as a whole: give each trial its own chance
+            return [self.run(job) for job in jobs]

@@ -24,7 +24,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from tuneforge.errors import ConfigError
-from tuneforge.tuning.executor import ModuleExecutor, TrialJob, TrialOutcome
+from tuneforge.tuning.executor import CohortExecutor, ModuleExecutor, TrialJob, TrialOutcome
 from tuneforge.tuning.plan import StudyPlan
 from tuneforge.tuning.study import (
     PRUNERS,
@@ -112,6 +112,8 @@ class Runner:
                  log: Callable[[str], None] = logger.warning):  # fmt: skip
         self.plan, self.study, self.log = plan, study, log
         decides_at = PRUNERS[plan.pruner].decides_at
+        if executor is None and plan.tune.cohort > 1:
+            executor = CohortExecutor(plan.objectives, plan.cv, decides_at, plan.tune.cohort)
         self.executor = executor or ModuleExecutor(plan.objectives, plan.cv, decides_at)
         if isinstance(self.executor, ModuleExecutor):
             self.executor.share(plan.base, plan.data)

@@ -1,0 +1,31 @@
+"""`tune.cohort: K`: trials train as cohorts and the study behaves as with one at a time."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+from tune_helpers import TINY_SPACE, tiny
+
+import tuneforge
+from tuneforge.config import validate
+
+
+def test_a_cohort_study_finishes_n_trials_and_best_yaml_reproduces_the_best_member(tmp_path):
+    data = tiny(space=TINY_SPACE, trials=6, cohort=3, pruner="none")
+    data["train"]["epochs"] = 6
+    study = tuneforge.tune(validate(data), out=str(tmp_path / "out"))
+    trials = study.optuna.get_trials(deepcopy=False)
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) == 6
+    best = tuneforge.train(tuneforge.load_config(tmp_path / "out" / "best.yaml"))
+    assert math.isclose(best.summary["metrics"]["val/accuracy"], study.best_value, rel_tol=1e-9)
+
+
+def test_members_are_pruned_one_by_one_in_a_cohort(tmp_path):
+    space = {**TINY_SPACE, "train.optimizer.lr": {"low": 1.0e-6, "high": 1.0, "log": True}}
+    data = tiny(space=space, trials=12, cohort=6, pruner="median")
+    data["train"]["epochs"] = 8
+    study = tuneforge.tune(validate(data), out=str(tmp_path / "out"))
+    states = [t.state for t in study.optuna.get_trials(deepcopy=False)]
+    pruned = states.count(optuna.trial.TrialState.PRUNED)
+    assert states.count(optuna.trial.TrialState.COMPLETE) + pruned == 12 and pruned >= 1
