@@ -1,0 +1,104 @@
+"""Tuning throughput on the default digits MLP study (64 trials x 20 epochs), one process.
+
+  (a) tuneforge with cohorts (``tune.cohort`` K = 16, 32, 64)
+  (b) tuneforge one trial at a time (``tune.cohort: 1``)
+  (c) the canonical Optuna objective around a hand-written PyTorch loop (benchmarks/tune_study.py)
+  (d) scikit-learn ``MLPClassifier`` under ``RandomizedSearchCV`` with the same budget and split
+
+Prints wall time, trials/min, best validation accuracy, the ratio against (c) and (d), and the
+training FLOP rate (6 x parameters x rows x epochs, summed over the trials) against a measured
+float32 matmul peak of this machine.
+
+Usage: ``python benchmarks/tune_throughput.py [--trials 64] [--seed 0] [--threads 1]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+import warnings
+
+import numpy as np
+import optuna
+import torch
+from scipy.stats import loguniform
+from sklearn.model_selection import PredefinedSplit, RandomizedSearchCV
+from sklearn.neural_network import MLPClassifier
+from tune_study import canonical
+
+import tuneforge
+from tuneforge.data import prepare
+
+
+def matmul_peak_gflops(n: int = 1024, repeats: int = 20) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - started) / 1e9
+
+
+def tuneforge_study(trials: int, seed: int, cohort: int) -> tuple[float, float, float]:
+    """Wall time, best value and training FLOPs of the default study."""
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        study = tuneforge.tune(trials=trials, seed=seed, storage=None, cohort=cohort, out=folder)
+        wall = time.perf_counter() - started
+    rows = 1077  # digits training rows under the default split
+    flops = sum(6 * t.user_attrs.get("parameters", 0) * rows * t.user_attrs.get("epochs", 0)
+                for t in study.optuna.get_trials(deepcopy=False))  # fmt: skip
+    return wall, study.best_value, flops
+
+
+def sklearn_search(trials: int, seed: int) -> tuple[float, float]:
+    data = prepare(tuneforge.load_config().data)
+    x = torch.cat([data.x["train"], data.x["val"]]).numpy()
+    y = torch.cat([data.y["train"], data.y["val"]]).numpy()
+    fold = np.r_[np.full(data.size("train"), -1), np.zeros(data.size("val"))]
+    space = {"learning_rate_init": loguniform(1e-3, 1e-2), "alpha": loguniform(1e-6, 1e-3),
+             "hidden_layer_sizes": [(128,), (256,), (512,)], "activation": ["relu", "tanh"],
+             "batch_size": [32, 64]}  # fmt: skip
+    search = RandomizedSearchCV(MLPClassifier(max_iter=20, random_state=seed), space, n_iter=trials,
+                                cv=PredefinedSplit(fold), random_state=seed, refit=False)  # fmt: skip
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 20 iterations never "converge"
+        search.fit(x, y)
+    return time.perf_counter() - started, search.best_score_
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trials", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    peak = matmul_peak_gflops()
+    print(f"{platform.machine()}, torch {torch.__version__}, {args.threads} thread(s), "
+          f"{args.trials} trials x 20 epochs, seed {args.seed}, matmul peak {peak:.1f} GFLOP/s")  # fmt: skip
+    rows = []
+    for k in (16, 32, 64, 1):
+        wall, best, flops = tuneforge_study(args.trials, args.seed, k)
+        rows.append((f"(a) tuneforge cohort {k}" if k > 1 else "(b) tuneforge cohort 1", wall, best, flops))
+    started = time.perf_counter()
+    best = canonical(args.trials, args.seed)
+    rows.append(("(c) canonical optuna loop", time.perf_counter() - started, best, None))
+    wall, best = sklearn_search(args.trials, args.seed)
+    rows.append(("(d) sklearn RandomizedSearchCV", wall, best, None))
+    c_wall, d_wall = rows[-2][1], rows[-1][1]
+    print(f"{'variant':<32} {'wall s':>7} {'trials/min':>10} {'best val':>9} {'(c)/x':>6} "
+          f"{'(d)/x':>6} {'GFLOP/s':>8} {'of peak':>8}")  # fmt: skip
+    for name, wall, best, flops in rows:
+        rate = f"{flops / wall / 1e9:8.2f} {flops / wall / 1e9 / peak:8.1%}" if flops else f"{'':>8} {'':>8}"
+        print(f"{name:<32} {wall:7.1f} {args.trials / wall * 60:10.1f} {best:9.4f} "
+              f"{c_wall / wall:6.2f} {d_wall / wall:6.2f} {rate}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
