@@ -30,6 +30,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/trainer_overhead.py
+	cd benchmarks && ../$(BIN)/python tune_throughput.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
