@@ -7,7 +7,7 @@ default. Sections that change shape with a name (``model.kind``, ``train.optimiz
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
@@ -72,7 +72,7 @@ class MLPModel(Strict):
     norm: Literal["batch", "layer"] | None = None
 
 
-ModelConfig = Annotated[Union[LinearModel, LogisticModel, MLPModel], Field(discriminator="kind")]
+ModelConfig = Annotated[LinearModel | LogisticModel | MLPModel, Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------------------------- optimizer
@@ -126,7 +126,7 @@ class AdagradConfig(Strict):
 
 
 OptimizerConfig = Annotated[
-    Union[SGDConfig, AdamConfig, RMSpropConfig, AdagradConfig], Field(discriminator="name")
+    SGDConfig | AdamConfig | RMSpropConfig | AdagradConfig, Field(discriminator="name")
 ]
 
 
@@ -181,15 +181,7 @@ class OneCycleSchedule(_Schedule):
 
 
 ScheduleConfig = Annotated[
-    Union[
-        ConstantSchedule,
-        InverseTimeSchedule,
-        ExponentialSchedule,
-        StepSchedule,
-        CosineSchedule,
-        PlateauSchedule,
-        OneCycleSchedule,
-    ],
+    ConstantSchedule | InverseTimeSchedule | ExponentialSchedule | StepSchedule | CosineSchedule | PlateauSchedule | OneCycleSchedule,
     Field(discriminator="name"),
 ]
 

@@ -11,8 +11,8 @@ import optuna
 import torch
 
 from tuneforge.config import Config
-from tuneforge.tuning.plan import StudyPlan, make_plan
 from tuneforge.report import write_study_report
+from tuneforge.tuning.plan import StudyPlan, make_plan
 from tuneforge.tuning.result import Study, refit, train_best, write_best
 from tuneforge.tuning.runner import Runner, open_study
 from tuneforge.tuning.study import open_storage
