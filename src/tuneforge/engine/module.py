@@ -81,8 +81,7 @@ class ModuleTrainer:
         self.scheduled = cfg.schedule.name not in ("constant", "plateau") or cfg.schedule.warmup_steps
         self.plateau = None
         if cfg.schedule.name == "plateau":
-            mode = cfg.schedule.mode or mode(cfg.schedule.monitor)
-            self.plateau = Plateau(cfg.schedule, mode)
+            self.plateau = Plateau(cfg.schedule, cfg.schedule.mode or mode(cfg.schedule.monitor))
         self.stopper = EarlyStopping(cfg.early_stopping) if cfg.early_stopping else None
         self.epoch, self.step, self.history = 0, 0, []
 

@@ -1,0 +1,76 @@
+"""Which recipes can train together: the structure a cohort cannot batch, as a hashable key.
+
+Batched per member (never split): learning rate, schedule (any name and parameters: a
+schedule is a row of learning-rate multipliers), optimizer hyperparameters within a family
+(Adam and AdamW are one family), weight decay, L1/L2 and their mode, gradient clipping, dropout,
+init scheme and seed, hidden widths (masked to the widest), epochs (a member leaves when its
+own epochs are done), early stopping. Split: everything in :func:`structure`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from tuneforge.config import Config
+from tuneforge.engine.cohort.optim import FAMILIES
+
+#: model kinds the cohort engine batches (others train with the module engine)
+KINDS = ("linear", "logistic", "mlp")
+
+
+def unsupported(cfg: Config) -> str | None:
+    """Why ``cfg`` cannot train in a cohort, or None when it can."""
+    if cfg.model.kind not in KINDS:
+        return f"model.kind {cfg.model.kind!r} is not batched (cohorts support {', '.join(KINDS)})"
+    return None
+
+
+def structure(cfg: Config) -> str:
+    """Members with equal keys can share a cohort (same data, layers, loss, batches, family)."""
+    model, train = cfg.model, cfg.train
+    key = {
+        "data": cfg.data.model_dump(mode="json"),
+        "kind": model.kind,
+        "depth": len(getattr(model, "hidden", [])),
+        "activation": getattr(model, "activation", None),
+        "norm": getattr(model, "norm", None),
+        "loss": [train.loss, train.huber_delta, train.label_smoothing],
+        "batch_size": train.batch_size,
+        "accumulate": train.accumulate,
+        "optimizer": FAMILIES[train.optimizer.name],
+        "device": train.device,
+        "deterministic": train.deterministic,
+    }
+    return json.dumps(key, sort_keys=True)
+
+
+def group_cohorts(configs: Sequence[Config], max_members: int = 16) -> list[list[int]]:
+    """Split ``configs`` into cohorts of compatible recipes, at most ``max_members`` each.
+
+    Returns lists of positions in ``configs``, in order of first appearance. A recipe the
+    cohort engine cannot train (see :func:`unsupported`) is a group of its own, for the module
+    engine.
+
+    Example:
+        >>> from tuneforge import load_config
+        >>> a = load_config(overrides=["train.optimizer.lr=0.01"])
+        >>> b = load_config(overrides=["train.optimizer.lr=0.1", "model.hidden=[32, 16]"])
+        >>> c = load_config(overrides=["model.activation=tanh"])
+        >>> group_cohorts([a, b, c])
+        [[0, 1], [2]]
+    """
+    if max_members < 1:
+        raise ValueError(f"max_members must be at least 1, got {max_members}")
+    groups: dict[str, list[list[int]]] = {}
+    order: list[list[int]] = []
+    for i, cfg in enumerate(configs):
+        if unsupported(cfg):
+            order.append([i])
+            continue
+        open_groups = groups.setdefault(structure(cfg), [])
+        if not open_groups or len(open_groups[-1]) >= max_members:
+            open_groups.append([])
+            order.append(open_groups[-1])
+        open_groups[-1].append(i)
+    return order

@@ -1,0 +1,229 @@
+"""K members of one model structure as one batched network over a flat parameter matrix.
+
+Each member is first built exactly as the module engine builds it (``build_model`` with its own
+seed, so its initial weights are the same numbers), then its tensors are copied into row k of
+``theta [K, P]``: every layer's weight, bias and norm scale/shift is a slice of the row, padded
+to the widest member with zeros. A forward pass is one batched matmul per layer for all members
+and a backward pass gives ``d objective / d theta`` in one tensor, which the batched optimizers
+update with a few whole-matrix ops.
+
+Width masking: a narrower member's padded units have zero incoming weights and bias, so their
+pre-activation is 0, and zero outgoing weights, so they add nothing downstream. Their gradients
+are exactly zero when the activation maps 0 to 0 (relu, tanh, gelu, leaky_relu); for the others
+(sigmoid) the padded activations are multiplied by the member's unit mask, and layer norm takes
+its statistics over the member's own units only. Zero gradients keep padded entries at zero
+under every optimizer (weight decay and penalties of 0 are 0), so no per-step masking of the
+parameters is needed; tests check that padded entries stay exactly zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from tuneforge.models.mlp import ACTIVATIONS
+
+
+@dataclass
+class Piece:
+    """One parameter of every member: where it sits in a row of theta and each member's shape."""
+
+    key: str  # the member module's state-dict key, e.g. "0.weight"
+    shape: tuple[int, ...]  # the widest member's shape
+    shapes: list[tuple[int, ...]]  # each member's own shape
+    is_weight: bool  # a matrix (penalized by default), not a bias or norm parameter
+
+    @property
+    def size(self) -> int:
+        return int(torch.tensor(self.shape).prod())
+
+
+def _crop(tensor: Tensor, shape: Sequence[int]) -> Tensor:
+    return tensor[tuple(slice(0, n) for n in shape)]
+
+
+class CohortNet:
+    """The members' parameters as ``theta [K, P]``, with a batched forward pass.
+
+    Args:
+        modules: one freshly built ``nn.Module`` per member (same kind, depth, activation, norm).
+        model_cfgs: each member's ``model`` config (hidden widths and dropout may differ).
+    """
+
+    def __init__(self, modules: Sequence[nn.Module], model_cfgs: Sequence, device):
+        first = model_cfgs[0]
+        self.activation = ACTIVATIONS[first.activation]() if first.kind == "mlp" else None
+        self.pieces = self._layout(modules)
+        #: per hidden layer: (state-dict prefix, module) of its norm layer, from member 0
+        self.norms = [(name, m) for name, m in modules[0].named_modules()
+                      if isinstance(m, (nn.BatchNorm1d, nn.LayerNorm))]  # fmt: skip
+        self.theta = self._stack(modules, device).requires_grad_()
+        self.buffers = self._stack_buffers(modules, device)
+        self.hidden = [[cfg.hidden[i] for cfg in model_cfgs] for i in range(len(getattr(first, "hidden", [])))]
+        self.unit_masks = self._unit_masks(device)
+        moves_zero = self.activation is not None and bool(self.activation(torch.zeros(())) != 0)
+        self.mask_activations = moves_zero
+        dropout = torch.tensor([float(getattr(cfg, "dropout", 0.0)) for cfg in model_cfgs], device=device)
+        self.dropout = dropout if bool((dropout > 0).any()) else None
+        self.batches_seen = 0
+
+    # ---------------------------------------------------------------------------- building
+    @staticmethod
+    def _layout(modules: Sequence[nn.Module]) -> list[Piece]:
+        per_member = [dict(m.named_parameters()) for m in modules]
+        pieces = []
+        for key, tensor in per_member[0].items():
+            shapes = [tuple(params[key].shape) for params in per_member]
+            widest = tuple(max(dims) for dims in zip(*shapes))
+            pieces.append(Piece(key, widest, shapes, tensor.ndim >= 2))
+        return pieces
+
+    def _stack(self, modules: Sequence[nn.Module], device) -> Tensor:
+        theta = torch.zeros(len(modules), sum(p.size for p in self.pieces), device=device)
+        for k, module in enumerate(modules):
+            params = dict(module.named_parameters())
+            for piece, view in zip(self.pieces, self._split(theta[k : k + 1])):
+                _crop(view[0], params[piece.key].shape).copy_(params[piece.key].detach())
+        return theta
+
+    def _stack_buffers(self, modules: Sequence[nn.Module], device) -> dict[str, Tensor]:
+        """Batch-norm running statistics, ``[K, widest]`` (padding: mean 0, variance 1)."""
+        stacked: dict[str, Tensor] = {}
+        for name, _ in self.norms:
+            for stat, fill in (("running_mean", 0.0), ("running_var", 1.0)):
+                own = [dict(m.named_buffers()).get(f"{name}.{stat}") for m in modules]
+                if own[0] is None:
+                    continue  # layer norm: no running statistics
+                out = torch.full((len(modules), max(len(t) for t in own)), fill, device=device)
+                for row, tensor in zip(out, own):
+                    row[: len(tensor)].copy_(tensor)
+                stacked[f"{name}.{stat}"] = out
+        return stacked
+
+    def _unit_masks(self, device) -> list[Tensor | None]:
+        """Per hidden layer, ``[K, 1, widest]`` ones over each member's own units (None: all equal)."""
+        masks: list[Tensor | None] = []
+        for widths in self.hidden:
+            if len(set(widths)) == 1:
+                masks.append(None)
+                continue
+            units = torch.arange(max(widths), device=device)
+            masks.append((units < torch.tensor(widths, device=device)[:, None]).float()[:, None, :])
+        return masks
+
+    # ----------------------------------------------------------------------------- forward
+    @property
+    def members(self) -> int:
+        return self.theta.shape[0]
+
+    def _split(self, theta: Tensor) -> list[Tensor]:
+        chunks = theta.split([p.size for p in self.pieces], dim=1)
+        return [c.view(theta.shape[0], *p.shape) for c, p in zip(chunks, self.pieces)]
+
+    def views(self, weights: bool) -> list[Tensor]:
+        """Views of theta: the matrices (``weights``) or everything else (biases, norm params)."""
+        return [v for v, p in zip(self._split(self.theta), self.pieces) if p.is_weight == weights]
+
+    def forward(self, x: Tensor, train: bool, generator: torch.Generator | None = None) -> Tensor:
+        """Outputs ``[K, n, out]`` for inputs ``[n, in]`` (shared) or ``[K, n, in]`` (per member)."""
+        views = iter(self._split(self.theta))
+        h = x
+        for layer, mask in enumerate(self.unit_masks):
+            h = _linear(h, next(views), next(views))
+            if self.norms:
+                h = self._normalize(layer, h, next(views), next(views), mask, train)
+            h = self.activation(h)
+            if mask is not None and self.mask_activations:
+                h = h * mask
+            if train and self.dropout is not None:
+                h = _dropout(h, self.dropout, generator)
+        if train:
+            self.batches_seen += 1
+        return _linear(h, next(views), next(views))
+
+    def _normalize(self, layer: int, h: Tensor, scale: Tensor, shift: Tensor, mask, train) -> Tensor:
+        name, module = self.norms[layer]
+        if isinstance(module, nn.LayerNorm):
+            return _layer_norm(h, scale, shift, mask, module.eps)
+        mean, var = self.buffers[f"{name}.running_mean"], self.buffers[f"{name}.running_var"]
+        return _batch_norm(h, mean, var, scale, shift, train, module.momentum, module.eps)
+
+    @torch.no_grad()
+    def predict(self, x: Tensor, chunk_elements: int = 1 << 22) -> Tensor:
+        """Eval-mode outputs ``[K, n, out]``, in row chunks that bound the activations' size."""
+        widest = max([x.shape[-1], *[max(w) for w in self.hidden]])
+        rows = max(1, chunk_elements // (self.members * widest))
+        return torch.cat([self.forward(x[..., i : i + rows, :], train=False)
+                          for i in range(0, x.shape[-2], rows)], dim=-2)  # fmt: skip
+
+    # ------------------------------------------------------------------------- members
+    def padded_state(self, k: int) -> dict[str, Tensor]:
+        """Member k's row of every stacked tensor (views; clone to keep)."""
+        return {"theta": self.theta[k]} | {key: value[k] for key, value in self.buffers.items()}
+
+    @torch.no_grad()
+    def load_padded_state(self, k: int, state: dict[str, Tensor]) -> None:
+        for key, value in self.padded_state(k).items():
+            value.copy_(state[key])
+
+    def member_state(self, k: int) -> dict[str, Tensor]:
+        """Member k as its own module's state dict, cropped to its own widths (copies)."""
+        row = self.theta.detach()[k : k + 1]
+        state = {p.key: _crop(v[0], p.shapes[k]).clone() for p, v in zip(self.pieces, self._split(row))}
+        for key, value in self.buffers.items():
+            prefix = key.rsplit(".", 1)[0]
+            width = next(p.shapes[k][0] for p in self.pieces if p.key == f"{prefix}.weight")
+            state[key] = value[k, :width].clone()
+            state[f"{prefix}.num_batches_tracked"] = torch.tensor(self.batches_seen)
+        return state
+
+    def keep(self, index: Tensor) -> None:
+        """Keep only the members at ``index`` (in that order)."""
+        self.theta = self.theta.detach().index_select(0, index).requires_grad_()
+        self.buffers = {k: v.index_select(0, index) for k, v in self.buffers.items()}
+        members = index.tolist()
+        for piece in self.pieces:
+            piece.shapes = [piece.shapes[i] for i in members]
+        self.hidden = [[widths[i] for i in members] for widths in self.hidden]
+        self.unit_masks = [None if m is None else m.index_select(0, index) for m in self.unit_masks]
+        if self.dropout is not None:
+            self.dropout = self.dropout.index_select(0, index)
+
+
+# ------------------------------------------------------------------------- batched layers
+def _linear(h: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """``h @ Wᵀ + b`` per member; ``h`` is ``[n, in]`` (shared) or ``[K, n, in]``."""
+    if h.dim() == 2:
+        return torch.matmul(h, weight.transpose(1, 2)) + bias.unsqueeze(1)
+    return torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+
+
+def _dropout(h: Tensor, p: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Inverted dropout with probability ``p[k]`` per member (``p = 0``: the identity, exactly)."""
+    p = p.view(-1, 1, 1)
+    keep = torch.rand(h.shape, device=h.device, generator=generator) >= p
+    return h * keep * (1 / (1 - p))
+
+
+def _batch_norm(h, running_mean, running_var, scale, shift, train, momentum, eps) -> Tensor:
+    """BatchNorm1d per member and unit: torch's kernel over ``K·H`` channels of ``[n, K·H]``."""
+    k, n, width = h.shape
+    flat = h.transpose(0, 1).reshape(n, k * width)
+    out = F.batch_norm(flat, running_mean.view(-1), running_var.view(-1), scale.reshape(-1),
+                       shift.reshape(-1), train, momentum, eps)  # fmt: skip
+    return out.view(n, k, width).transpose(0, 1)
+
+
+def _layer_norm(h: Tensor, scale: Tensor, shift: Tensor, mask: Tensor | None, eps: float) -> Tensor:
+    """LayerNorm per member; with a unit mask, statistics over the member's own units only."""
+    if mask is None:
+        return F.layer_norm(h, h.shape[-1:], eps=eps) * scale.unsqueeze(1) + shift.unsqueeze(1)
+    count = mask.sum(-1, keepdim=True)
+    mean = (h * mask).sum(-1, keepdim=True) / count
+    centered = (h - mean) * mask
+    var = centered.square().sum(-1, keepdim=True) / count
+    return centered * torch.rsqrt(var + eps) * scale.unsqueeze(1) + shift.unsqueeze(1)

@@ -1,0 +1,306 @@
+r"""Batched optimizers: K members' parameters stacked on dim 0, every hyperparameter per member.
+
+Why ours and not torch.optim: torch.optim holds one set of hyperparameters per param group, so
+K members with K learning rates would be K groups over K tensors and K updates per step (a
+Python loop per member) -- the overhead a cohort exists to remove. Here a hyperparameter is a
+tensor of shape ``[K]`` broadcast as ``[K, 1, ...]`` against parameters of shape ``[K, ...]``,
+and one step is a handful of tensor ops whatever K is, with no host synchronisation.
+
+Each class follows the update order of torch.optim's single-tensor implementation (read from
+``torch/optim/{sgd,adam,rmsprop,adagrad}.py``), so member k's trajectory equals torch.optim's
+for member k's hyperparameters; ``tests/cohort/test_optim.py`` proves it for every optimizer.
+Flags torch.optim branches on (``nesterov``, ``amsgrad``, ``centered``, AdamW's decoupled decay)
+are per member too: both branches are computed and selected with ``torch.where`` or a 0/1
+factor, which is exact for the member that does not take a branch.
+
+A step is split in two: :meth:`CohortOptimizer.scalars` computes the per-member factors of this
+step from the learning rates (tiny ``[K]`` float64 ops, as torch.optim computes them in Python
+doubles), and :meth:`CohortOptimizer.apply` does the parameter-sized work; only ``apply`` is
+worth handing to ``torch.compile``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import torch
+from torch import Tensor
+
+#: Hyperparameter names per family, in the spelling of torch.optim's keyword arguments
+#: (``betas`` split into ``beta1``/``beta2``; ``decoupled`` is 1 for AdamW members).
+HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "sgd": ("lr", "momentum", "dampening", "nesterov", "weight_decay"),
+    "adam": ("lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "decoupled"),
+    "rmsprop": ("lr", "alpha", "eps", "momentum", "centered", "weight_decay"),
+    "adagrad": ("lr", "lr_decay", "eps", "initial_accumulator_value", "weight_decay"),
+}
+
+#: ``train.optimizer.name`` -> batched family (Adam and AdamW differ only in a per-member flag).
+FAMILIES = {"sgd": "sgd", "adam": "adam", "adamw": "adam", "rmsprop": "rmsprop", "adagrad": "adagrad"}
+
+
+def member_hyperparameters(
+    kwargs: Sequence[Mapping], names: Sequence[str], device=None
+) -> dict[str, Tensor]:
+    """Stack each member's torch.optim keyword arguments into float64 ``[K]`` tensors.
+
+    Args:
+        kwargs: per member, the keyword arguments torch.optim would get (``betas`` as a pair).
+        names: per member, the optimizer name (``adam`` or ``adamw`` sets ``decoupled``).
+    """
+    family = FAMILIES[names[0]]
+    rows = []
+    for name, member in zip(names, kwargs):
+        flat = dict(member)
+        if "betas" in flat:
+            flat["beta1"], flat["beta2"] = flat.pop("betas")
+        flat["decoupled"] = float(name == "adamw")
+        rows.append([float(flat.get(key, 0.0)) for key in HYPERPARAMETERS[family]])
+    table = torch.tensor(rows, dtype=torch.float64, device=device)
+    return dict(zip(HYPERPARAMETERS[family], table.unbind(1)))
+
+
+def _per_member(value: Tensor, like: Tensor) -> Tensor:
+    """``[K]`` -> ``[K, 1, ..., 1]`` to broadcast against ``like`` (``[K, ...]``)."""
+    return value.view(-1, *([1] * (like.ndim - 1)))
+
+
+class CohortOptimizer:
+    """Base: per-member hyperparameters (float64 ``[K]``) and stacked state per parameter.
+
+    Args:
+        params: tensors of shape ``[K, ...]`` (only their shapes, dtypes and devices are read;
+            the current tensors are passed to every :meth:`step`).
+        hyper: ``{name: [K] tensor}`` as :func:`member_hyperparameters` makes it.
+    """
+
+    family = ""
+
+    def __init__(self, params: Sequence[Tensor], hyper: Mapping[str, Tensor]):
+        self.hyper = {k: v.to(device=params[0].device, dtype=torch.float64) for k, v in hyper.items()}
+        self.dtype = params[0].dtype
+        self.steps = 0
+        # Which optional branches any member takes: decided once, so no step asks the device.
+        self.uses = {k: bool((v != 0).any()) for k, v in self.hyper.items()}
+        self.state: dict[str, list[Tensor | None]] = self.init_state(params)
+        self._static = self.static()
+        self.apply: Callable[..., None] = self.update
+
+    def init_state(self, params: Sequence[Tensor]) -> dict[str, list[Tensor | None]]:
+        return {}
+
+    def static(self) -> dict[str, Tensor]:
+        """Per-member factors that do not change between steps, in the parameters' dtype."""
+        return {}
+
+    def scalars(self, lr: Tensor) -> dict[str, Tensor]:
+        """This step's per-member factors (``[K]``, parameter dtype) for learning rates ``lr``."""
+        raise NotImplementedError
+
+    def update(self, params, grads, state, scalars, first: bool) -> None:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, params: Sequence[Tensor], grads: Sequence[Tensor], lr: Tensor) -> None:
+        """One update of every member; ``lr`` is this step's learning rate per member ``[K]``."""
+        self.steps += 1
+        self.apply(list(params), list(grads), self.state, self.scalars(lr.to(torch.float64)),
+                   self.steps == 1)  # fmt: skip
+
+    def keep(self, index: Tensor) -> None:
+        """Keep only the members at ``index`` (in that order): hyperparameters and state."""
+        self.hyper = {k: v.index_select(0, index) for k, v in self.hyper.items()}
+        self.state = {name: [None if t is None else t.index_select(0, index) for t in tensors]
+                      for name, tensors in self.state.items()}  # fmt: skip
+        self._static = self.static()
+
+    def _cast(self, values: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        return {k: v.to(self.dtype) for k, v in values.items()}
+
+
+class CohortSGD(CohortOptimizer):
+    """torch.optim.SGD per member: coupled weight decay, momentum with dampening, Nesterov."""
+
+    family = "sgd"
+
+    def init_state(self, params):
+        return {"momentum_buffer": [None] * len(params)}
+
+    def static(self):
+        h = self.hyper
+        # torch skips the buffer when momentum is 0; dampening 0 there makes buf = g exactly.
+        keep_grad = torch.where(h["momentum"] == 0, 1.0, 1 - h["dampening"])
+        return self._cast({"weight_decay": h["weight_decay"], "momentum": h["momentum"],
+                           "grad_factor": keep_grad, "nesterov": h["nesterov"]})  # fmt: skip
+
+    def scalars(self, lr):
+        return self._static | self._cast({"neg_lr": -lr})
+
+    def update(self, params, grads, state, s, first):
+        buffers = state["momentum_buffer"]
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if self.uses["weight_decay"]:
+                g = torch.addcmul(g, p, _per_member(s["weight_decay"], p))
+            if self.uses["momentum"]:
+                if first:
+                    buffers[i] = buf = g.clone()
+                else:
+                    buf = buffers[i]
+                    buf.mul_(_per_member(s["momentum"], p)).addcmul_(g, _per_member(s["grad_factor"], p))
+                if self.uses["nesterov"]:
+                    ahead = torch.addcmul(g, buf, _per_member(s["momentum"], p))
+                    g = torch.where(_per_member(s["nesterov"], p) != 0, ahead, buf)
+                else:
+                    g = buf
+            p.addcmul_(g, _per_member(s["neg_lr"], p))
+
+
+class CohortAdam(CohortOptimizer):
+    """torch.optim.Adam and AdamW per member (``decoupled``), with optional AMSGrad."""
+
+    family = "adam"
+
+    def init_state(self, params):
+        state = {"exp_avg": [torch.zeros_like(p) for p in params],
+                 "exp_avg_sq": [torch.zeros_like(p) for p in params]}  # fmt: skip
+        if self.uses["amsgrad"]:
+            state["max_exp_avg_sq"] = [torch.zeros_like(p) for p in params]
+        return state
+
+    def static(self):
+        h = self.hyper
+        return self._cast({"one_minus_beta1": 1 - h["beta1"], "beta2": h["beta2"],
+                           "one_minus_beta2": 1 - h["beta2"], "eps": h["eps"],
+                           "coupled_decay": h["weight_decay"] * (1 - h["decoupled"]),
+                           "amsgrad": h["amsgrad"]})  # fmt: skip
+
+    def scalars(self, lr):
+        h, t = self.hyper, self.steps
+        step_size = lr / (1 - h["beta1"] ** t)
+        return self._static | self._cast({
+            "neg_step_size": -step_size,
+            "bias_correction2_sqrt": (1 - h["beta2"] ** t).sqrt(),
+            "decay_factor": 1 - lr * h["weight_decay"] * h["decoupled"],
+        })  # fmt: skip
+
+    def update(self, params, grads, state, s, first):
+        for i, (p, g) in enumerate(zip(params, grads)):
+            m, v = state["exp_avg"][i], state["exp_avg_sq"][i]
+            if self.uses["weight_decay"] and self.uses["decoupled"]:
+                p.mul_(_per_member(s["decay_factor"], p))
+            if self.uses["weight_decay"]:
+                g = torch.addcmul(g, p, _per_member(s["coupled_decay"], p))
+            m.lerp_(g, _per_member(s["one_minus_beta1"], p))
+            v.mul_(_per_member(s["beta2"], p)).addcmul_(g * _per_member(s["one_minus_beta2"], p), g)
+            second = v
+            if self.uses["amsgrad"]:
+                highest = state["max_exp_avg_sq"][i]
+                torch.maximum(highest, v, out=highest)
+                second = torch.where(_per_member(s["amsgrad"], p) != 0, highest, v)
+            denom = (second.sqrt() / _per_member(s["bias_correction2_sqrt"], p)).add_(
+                _per_member(s["eps"], p))
+            p.addcdiv_(m * _per_member(s["neg_step_size"], p), denom)
+
+
+class CohortRMSprop(CohortOptimizer):
+    """torch.optim.RMSprop per member: smoothing ``alpha``, ``centered``, momentum."""
+
+    family = "rmsprop"
+
+    def init_state(self, params):
+        state = {"square_avg": [torch.zeros_like(p) for p in params]}
+        if self.uses["centered"]:
+            state["grad_avg"] = [torch.zeros_like(p) for p in params]
+        if self.uses["momentum"]:
+            state["momentum_buffer"] = [torch.zeros_like(p) for p in params]
+        return state
+
+    def static(self):
+        h = self.hyper
+        return self._cast({"alpha": h["alpha"], "one_minus_alpha": 1 - h["alpha"], "eps": h["eps"],
+                           "neg_centered": -h["centered"], "momentum": h["momentum"],
+                           "weight_decay": h["weight_decay"]})  # fmt: skip
+
+    def scalars(self, lr):
+        return self._static | self._cast({"neg_lr": -lr})
+
+    def update(self, params, grads, state, s, first):
+        for i, (p, g) in enumerate(zip(params, grads)):
+            v = state["square_avg"][i]
+            if self.uses["weight_decay"]:
+                g = torch.addcmul(g, p, _per_member(s["weight_decay"], p))
+            v.mul_(_per_member(s["alpha"], p)).addcmul_(g * _per_member(s["one_minus_alpha"], p), g)
+            if self.uses["centered"]:
+                mean = state["grad_avg"][i]
+                mean.lerp_(g, _per_member(s["one_minus_alpha"], p))
+                avg = v.addcmul(mean * _per_member(s["neg_centered"], p), mean).sqrt_()
+            else:
+                avg = v.sqrt()
+            avg = avg.add_(_per_member(s["eps"], p))
+            if self.uses["momentum"]:
+                buf = state["momentum_buffer"][i]
+                buf.mul_(_per_member(s["momentum"], p)).addcdiv_(g, avg)
+                p.addcmul_(buf, _per_member(s["neg_lr"], p))
+            else:
+                p.addcdiv_(g * _per_member(s["neg_lr"], p), avg)
+
+
+class CohortAdagrad(CohortOptimizer):
+    """torch.optim.Adagrad per member: ``lr_decay``, ``initial_accumulator_value``."""
+
+    family = "adagrad"
+
+    def init_state(self, params):
+        start = self.hyper["initial_accumulator_value"]
+        return {"sum": [torch.zeros_like(p) + _per_member(start.to(p.dtype), p) for p in params]}
+
+    def static(self):
+        h = self.hyper
+        return self._cast({"eps": h["eps"], "weight_decay": h["weight_decay"]})
+
+    def scalars(self, lr):
+        decayed = lr / (1 + (self.steps - 1) * self.hyper["lr_decay"])
+        return self._static | self._cast({"neg_lr": -decayed})
+
+    def update(self, params, grads, state, s, first):
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if self.uses["weight_decay"]:
+                g = torch.addcmul(g, p, _per_member(s["weight_decay"], p))
+            total = state["sum"][i]
+            total.addcmul_(g, g)
+            std = total.sqrt().add_(_per_member(s["eps"], p))
+            p.addcdiv_(g * _per_member(s["neg_lr"], p), std)
+
+
+OPTIMIZERS: dict[str, type[CohortOptimizer]] = {
+    "sgd": CohortSGD,
+    "adam": CohortAdam,
+    "rmsprop": CohortRMSprop,
+    "adagrad": CohortAdagrad,
+}
+
+
+# ------------------------------------------------------------------------- gradient clipping
+@torch.no_grad()
+def clip_grad_value_(grads: Sequence[Tensor], clip_value: Tensor) -> None:
+    """Per member, clamp every gradient entry to ``[-v, v]`` (``v = inf``: not clipped)."""
+    for g in grads:
+        limit = _per_member(clip_value.to(g.dtype), g)
+        g.clamp_(-limit, limit)
+
+
+@torch.no_grad()
+def clip_grad_norm_(grads: Sequence[Tensor], max_norm: Tensor) -> Tensor:
+    """Per member, scale the gradients so their joint 2-norm is at most ``max_norm[k]``.
+
+    Same rule as ``torch.nn.utils.clip_grad_norm_`` over one member's parameters: the norm of
+    the per-tensor norms, then ``g · min(max_norm / (norm + 1e-6), 1)``. Members with
+    ``max_norm = inf`` are left exactly as they are. Returns the norms before clipping.
+    """
+    norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads])
+    total = torch.linalg.vector_norm(norms, dim=0)
+    limit = max_norm.to(total.dtype)
+    coef = torch.where(torch.isinf(limit), 1.0, (limit / (total + 1e-6)).clamp(max=1.0))
+    for g in grads:
+        g.mul_(_per_member(coef, g))
+    return total

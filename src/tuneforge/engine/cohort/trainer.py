@@ -1,0 +1,198 @@
+"""The cohort loop: K members trained as one batched model, each with its own hyperparameters.
+
+The loop reads like the module engine's: forward, loss, penalty, backward, clip, step, proximal
+step, schedule -- once for all members. Per-member hyperparameters are ``[K]`` tensors on the
+device; nothing in a step waits on the host. Once per epoch the members are evaluated together,
+one host copy brings their numbers back, and each member's record, callbacks, plateau and early
+stopping run as in ``ModuleTrainer``. A member that stops (finished, early-stopped, pruned,
+diverged) leaves: its row is cut out of every stacked tensor and the others go on unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import Tensor
+
+from tuneforge.data import Batches, Dataset
+from tuneforge.engine.cohort.members import Member, MemberView
+from tuneforge.engine.cohort.network import CohortNet
+from tuneforge.engine.cohort.optim import FAMILIES, OPTIMIZERS, clip_grad_norm_, clip_grad_value_
+from tuneforge.engine.cohort.optim import member_hyperparameters
+from tuneforge.evaluate.metrics import epoch_metrics
+from tuneforge.models import build_model
+from tuneforge.recipe import penalty, soft_threshold_
+from tuneforge.recipe.optimizers import optimizer_kwargs
+
+INF = float("inf")
+
+
+class CohortTrainer:
+    """Trains ``members`` (one structure, one data set) on ``data`` together.
+
+    Members with the same ``train.seed`` share one shuffling order (one ``Batches``); when seeds
+    differ, each member's rows are gathered from its own seed's order, which is the order the
+    module engine would use for it.
+    """
+
+    def __init__(self, members: Sequence[Member], data: Dataset, device: torch.device):
+        self.members, self.data, self.device = list(members), data, device
+        cfgs = [m.cfg for m in self.members]
+        first = self.members[0].recipe
+        self.recipe, self.accumulate = first, cfgs[0].train.accumulate
+        modules = [build_model(c.model, data.n_features, first.n_outputs, seed=c.train.seed) for c in cfgs]
+        self.net = CohortNet(modules, [c.model for c in cfgs], device)
+        opt_cfgs = [c.train.optimizer for c in cfgs]
+        hyper = member_hyperparameters([optimizer_kwargs(o) for o in opt_cfgs],
+                                       [o.name for o in opt_cfgs], device)  # fmt: skip
+        self.optimizer = OPTIMIZERS[FAMILIES[opt_cfgs[0].name]]([self.net.theta], hyper)
+        self.per_member = self._per_member_tensors()
+        self.uses = {k: bool((v != 0).any()) for k, v in self.per_member.items() if v.ndim == 1}
+        self.uses |= {k: bool(torch.isfinite(self.per_member[k]).any()) for k in ("clip_value", "clip_norm")}
+        self.seeds = [c.train.seed for c in cfgs]
+        x, y = data.x["train"], data.y["train"]
+        self.batches = {s: Batches(x, y, first.batch_size, s) for s in dict.fromkeys(self.seeds)}
+        self.generator = torch.Generator(device=device).manual_seed(self.seeds[0])  # dropout
+        self.epoch, self.step = 0, 0
+
+    def _per_member_tensors(self) -> dict[str, Tensor]:
+        """Everything with one row per member (cut together when members leave)."""
+        rows: dict[str, list] = {k: [] for k in ("l1", "l2", "prox_l1", "bias", "clip_value",
+                                                 "clip_norm", "lr")}  # fmt: skip
+        steps = self.recipe.steps_per_epoch
+        longest = max(m.cfg.train.epochs for m in self.members) * steps
+        for m in self.members:
+            train, reg = m.cfg.train, m.cfg.train.regularization
+            rows["l1"].append(reg.l1 if reg.l1_mode == "penalty" else 0.0)
+            rows["prox_l1"].append(reg.l1 if reg.l1_mode == "proximal" else 0.0)
+            rows["l2"].append(reg.l2)
+            rows["bias"].append(float(reg.include_bias))
+            rows["clip_value"].append(train.clip_grad_value or INF)
+            rows["clip_norm"].append(train.clip_grad_norm or INF)
+            factors = m.recipe.factors  # per optimizer step, or per epoch
+            if train.schedule.interval == "epoch":
+                factors = factors.repeat_interleave(steps)
+            per_step = torch.ones(longest, dtype=torch.float64)
+            per_step[: len(factors)] = factors[:longest]
+            rows["lr"].append(train.optimizer.lr * per_step)
+        out = {k: torch.tensor(v, dtype=torch.float64) for k, v in rows.items() if k != "lr"}
+        out["lr"] = torch.stack(rows["lr"])  # [K, steps of the longest member]
+        out["plateau"] = torch.ones(len(self.members), dtype=torch.float64)
+        return {k: v.to(self.device) for k, v in out.items()}
+
+    # ------------------------------------------------------------------------------ the loop
+    def fit(self) -> Iterator[tuple[Member, int]]:
+        """Train until every member has left; yields ``(member, row)`` as each one leaves."""
+        while self.members:
+            started = time.perf_counter()
+            losses = self.train_epoch()
+            yield from self.end_epoch(losses, time.perf_counter() - started)
+
+    def train_epoch(self) -> Tensor:
+        """One pass over the training batches; returns the data losses ``[K, batches]``."""
+        net, optimizer, k = self.net, self.optimizer, len(self.members)
+        batches = len(self.batches[self.seeds[0]])
+        losses = torch.empty(k, batches, device=self.device)
+        grad = None
+        for i, (x, y) in enumerate(self._epoch_batches()):
+            lr = self.per_member["lr"][:, self.step] * self.per_member["plateau"]
+            loss = self.recipe.loss(net.forward(x, train=True, generator=self.generator), y).mean(-1)
+            objective = loss + self._penalty() if self.uses["l1"] or self.uses["l2"] else loss
+            if self.accumulate > 1:
+                objective = objective / self.accumulate
+            (step_grad,) = torch.autograd.grad(objective.sum(), net.theta)
+            grad = step_grad if grad is None else grad + step_grad
+            losses[:, i] = loss.detach()
+            if (i + 1) % self.accumulate and i + 1 < batches:
+                continue  # accumulate gradients over more micro-batches
+            if self.uses["clip_value"]:
+                clip_grad_value_([grad], self.per_member["clip_value"])
+            if self.uses["clip_norm"]:
+                clip_grad_norm_([grad], self.per_member["clip_norm"])
+            optimizer.step([net.theta], [grad], lr)
+            if self.uses["prox_l1"]:
+                self._proximal_step(lr)
+            grad, self.step = None, self.step + 1
+        self.last_lr = lr
+        return losses
+
+    def _epoch_batches(self) -> Iterator[tuple[Tensor, Tensor]]:
+        """``(x [n, F], y [n])`` shared by all members, or ``([K, n, F], [K, n])`` per member."""
+        if len(set(self.seeds)) == 1:
+            yield from self.batches[self.seeds[0]]
+            return
+        orders = {s: self.batches[s].order() for s in dict.fromkeys(self.seeds)}
+        rows = torch.stack([orders[s] for s in self.seeds]).to(self.device)
+        x, y = self.data.x["train"], self.data.y["train"]
+        size = self.batches[self.seeds[0]].batch_size
+        for start in range(0, rows.shape[1], size):
+            index = rows[:, start : start + size]
+            yield x[index], y[index]
+
+    def _penalty(self) -> Tensor:
+        """λ₁Σ|θ| + λ₂Σθ² per member over its matrices (and biases where ``include_bias``)."""
+        l1, l2 = self.per_member["l1"].float(), self.per_member["l2"].float()
+        total = penalty(self.net.views(weights=True), l1, l2, member_dims=1)
+        if self.uses["bias"]:
+            bias = self.per_member["bias"].float()
+            total = total + penalty(self.net.views(weights=False), l1 * bias, l2 * bias, member_dims=1)
+        return total
+
+    def _proximal_step(self, lr: Tensor) -> None:
+        """Soft-threshold by ``lr · λ₁`` per member (members without proximal L1 get 0: unchanged)."""
+        threshold = (lr * self.per_member["prox_l1"]).float()
+        groups = [(self.net.views(weights=True), threshold)]
+        if self.uses["bias"]:
+            groups.append((self.net.views(weights=False), threshold * self.per_member["bias"].float()))
+        for views, amount in groups:
+            for view in views:
+                soft_threshold_([view], amount.view(-1, *([1] * (view.ndim - 1))))
+
+    # ----------------------------------------------------------------------------- epochs
+    def evaluate(self, part: str) -> dict[str, Tensor]:
+        """``{part}/loss`` and the per-epoch metrics of ``part`` for every member (``[K]`` each)."""
+        if self.data.size(part) == 0:
+            return {}
+        recipe = self.recipe
+        pred, y = self.net.predict(self.data.x[part]), self.data.y[part]
+        scores = {"loss": recipe.loss(pred, y).mean(-1)}
+        scores |= epoch_metrics(pred, y, recipe.task, recipe.n_classes, recipe.target_mean,
+                                recipe.target_std)  # fmt: skip
+        return {f"{part}/{k}": v for k, v in scores.items()}
+
+    def end_epoch(self, losses: Tensor, seconds: float) -> Iterator[tuple[Member, int]]:
+        self.epoch += 1
+        scores = self.evaluate("val")
+        names = list(scores)
+        columns = [losses.mean(1), self.last_lr, *scores.values()]
+        table = torch.stack([c.double() for c in columns], 1).tolist()  # one host copy per epoch
+        leaving = []
+        for k, (member, row) in enumerate(zip(self.members, table)):
+            record = {"epoch": self.epoch, "step": self.step, "lr": row[1], "train/loss": row[0]}
+            record = member.record_epoch(record, losses[k], dict(zip(names, row[2:])))
+            if "diverged" not in record:
+                record["seconds"] = round(seconds, 4)
+            if member.after_epoch(record, MemberView(self.net, k)):
+                member.finish(MemberView(self.net, k), self.step)
+                leaving.append(k)
+        for k in leaving:
+            yield self.members[k], k
+        self._update_plateau()
+        if leaving:
+            self.keep([k for k in range(len(self.members)) if k not in leaving])
+
+    def _update_plateau(self) -> None:
+        if any(m.plateau is not None for m in self.members):
+            factors = [m.plateau_factor for m in self.members]
+            self.per_member["plateau"] = torch.tensor(factors, dtype=torch.float64, device=self.device)
+
+    def keep(self, rows: list[int]) -> None:
+        """Only the members at ``rows`` go on: cut every stacked tensor down to them."""
+        index = torch.tensor(rows, dtype=torch.long, device=self.device)
+        self.net.keep(index)
+        self.optimizer.keep(index)
+        self.per_member = {k: v.index_select(0, index) for k, v in self.per_member.items()}
+        self.members = [self.members[k] for k in rows]
+        self.seeds = [self.seeds[k] for k in rows]
