@@ -36,7 +36,13 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
 }
 
 #: ``train.optimizer.name`` -> batched family (Adam and AdamW differ only in a per-member flag).
-FAMILIES = {"sgd": "sgd", "adam": "adam", "adamw": "adam", "rmsprop": "rmsprop", "adagrad": "adagrad"}
+FAMILIES = {
+    "sgd": "sgd",
+    "adam": "adam",
+    "adamw": "adam",
+    "rmsprop": "rmsprop",
+    "adagrad": "adagrad",
+}
 
 
 def member_hyperparameters(
@@ -50,14 +56,14 @@ def member_hyperparameters(
     """
     family = FAMILIES[names[0]]
     rows = []
-    for name, member in zip(names, kwargs):
+    for name, member in zip(names, kwargs, strict=True):
         flat = dict(member)
         if "betas" in flat:
             flat["beta1"], flat["beta2"] = flat.pop("betas")
         flat["decoupled"] = float(name == "adamw")
         rows.append([float(flat.get(key, 0.0)) for key in HYPERPARAMETERS[family]])
     table = torch.tensor(rows, dtype=torch.float64, device=device)
-    return dict(zip(HYPERPARAMETERS[family], table.unbind(1)))
+    return dict(zip(HYPERPARAMETERS[family], table.unbind(1), strict=True))
 
 
 def _per_member(value: Tensor, like: Tensor) -> Tensor:
@@ -77,7 +83,9 @@ class CohortOptimizer:
     family = ""
 
     def __init__(self, params: Sequence[Tensor], hyper: Mapping[str, Tensor]):
-        self.hyper = {k: v.to(device=params[0].device, dtype=torch.float64) for k, v in hyper.items()}
+        self.hyper = {
+            k: v.to(device=params[0].device, dtype=torch.float64) for k, v in hyper.items()
+        }
         self.dtype = params[0].dtype
         self.steps = 0
         # Which optional branches any member takes: decided once, so no step asks the device.
@@ -138,7 +146,7 @@ class CohortSGD(CohortOptimizer):
 
     def update(self, params, grads, state, s, first):
         buffers = state["momentum_buffer"]
-        for i, (p, g) in enumerate(zip(params, grads)):
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             if self.uses["weight_decay"]:
                 g = torch.addcmul(g, p, _per_member(s["weight_decay"], p))
             if self.uses["momentum"]:
@@ -146,7 +154,9 @@ class CohortSGD(CohortOptimizer):
                     buffers[i] = buf = g.clone()
                 else:
                     buf = buffers[i]
-                    buf.mul_(_per_member(s["momentum"], p)).addcmul_(g, _per_member(s["grad_factor"], p))
+                    buf.mul_(_per_member(s["momentum"], p)).addcmul_(
+                        g, _per_member(s["grad_factor"], p)
+                    )
                 if self.uses["nesterov"]:
                     ahead = torch.addcmul(g, buf, _per_member(s["momentum"], p))
                     g = torch.where(_per_member(s["nesterov"], p) != 0, ahead, buf)
@@ -184,7 +194,7 @@ class CohortAdam(CohortOptimizer):
         })  # fmt: skip
 
     def update(self, params, grads, state, s, first):
-        for i, (p, g) in enumerate(zip(params, grads)):
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             m, v = state["exp_avg"][i], state["exp_avg_sq"][i]
             if self.uses["weight_decay"] and self.uses["decoupled"]:
                 p.mul_(_per_member(s["decay_factor"], p))
@@ -198,7 +208,8 @@ class CohortAdam(CohortOptimizer):
                 torch.maximum(highest, v, out=highest)
                 second = torch.where(_per_member(s["amsgrad"], p) != 0, highest, v)
             denom = (second.sqrt() / _per_member(s["bias_correction2_sqrt"], p)).add_(
-                _per_member(s["eps"], p))
+                _per_member(s["eps"], p)
+            )
             p.addcdiv_(m * _per_member(s["neg_step_size"], p), denom)
 
 
@@ -225,7 +236,7 @@ class CohortRMSprop(CohortOptimizer):
         return self._static | self._cast({"neg_lr": -lr})
 
     def update(self, params, grads, state, s, first):
-        for i, (p, g) in enumerate(zip(params, grads)):
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             v = state["square_avg"][i]
             if self.uses["weight_decay"]:
                 g = torch.addcmul(g, p, _per_member(s["weight_decay"], p))
@@ -263,7 +274,7 @@ class CohortAdagrad(CohortOptimizer):
         return self._static | self._cast({"neg_lr": -decayed})
 
     def update(self, params, grads, state, s, first):
-        for i, (p, g) in enumerate(zip(params, grads)):
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             if self.uses["weight_decay"]:
                 g = torch.addcmul(g, p, _per_member(s["weight_decay"], p))
             total = state["sum"][i]

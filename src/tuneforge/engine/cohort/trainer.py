@@ -19,8 +19,13 @@ from torch import Tensor
 from tuneforge.data import Batches, Dataset
 from tuneforge.engine.cohort.members import Member, MemberView
 from tuneforge.engine.cohort.network import CohortNet
-from tuneforge.engine.cohort.optim import FAMILIES, OPTIMIZERS, clip_grad_norm_, clip_grad_value_
-from tuneforge.engine.cohort.optim import member_hyperparameters
+from tuneforge.engine.cohort.optim import (
+    FAMILIES,
+    OPTIMIZERS,
+    clip_grad_norm_,
+    clip_grad_value_,
+    member_hyperparameters,
+)
 from tuneforge.evaluate.metrics import epoch_metrics
 from tuneforge.models import build_model
 from tuneforge.recipe import penalty, soft_threshold_
@@ -42,7 +47,9 @@ class CohortTrainer:
         cfgs = [m.cfg for m in self.members]
         first = self.members[0].recipe
         self.recipe, self.accumulate = first, cfgs[0].train.accumulate
-        modules = [build_model(c.model, data.n_features, first.n_outputs, seed=c.train.seed) for c in cfgs]
+        modules = [
+            build_model(c.model, data.n_features, first.n_outputs, seed=c.train.seed) for c in cfgs
+        ]
         self.net = CohortNet(modules, [c.model for c in cfgs], device)
         opt_cfgs = [c.train.optimizer for c in cfgs]
         hyper = member_hyperparameters([optimizer_kwargs(o) for o in opt_cfgs],
@@ -50,11 +57,14 @@ class CohortTrainer:
         self.optimizer = OPTIMIZERS[FAMILIES[opt_cfgs[0].name]]([self.net.theta], hyper)
         self.per_member = self._per_member_tensors()
         self.uses = {k: bool((v != 0).any()) for k, v in self.per_member.items() if v.ndim == 1}
-        self.uses |= {k: bool(torch.isfinite(self.per_member[k]).any()) for k in ("clip_value", "clip_norm")}
+        self.uses |= {
+            k: bool(torch.isfinite(self.per_member[k]).any()) for k in ("clip_value", "clip_norm")
+        }
         self.seeds = [c.train.seed for c in cfgs]
         x, y = data.x["train"], data.y["train"]
         self.batches = {s: Batches(x, y, first.batch_size, s) for s in dict.fromkeys(self.seeds)}
         self.generator = torch.Generator(device=device).manual_seed(self.seeds[0])  # dropout
+        self.micro_weights = accumulation_weights(len(x), first.batch_size, self.accumulate)
         self.epoch, self.step = 0, 0
 
     def _per_member_tensors(self) -> dict[str, Tensor]:
@@ -98,10 +108,12 @@ class CohortTrainer:
         grad = None
         for i, (x, y) in enumerate(self._epoch_batches()):
             lr = self.per_member["lr"][:, self.step] * self.per_member["plateau"]
-            loss = self.recipe.loss(net.forward(x, train=True, generator=self.generator), y).mean(-1)
+            loss = self.recipe.loss(net.forward(x, train=True, generator=self.generator), y).mean(
+                -1
+            )
             objective = loss + self._penalty() if self.uses["l1"] or self.uses["l2"] else loss
-            if self.accumulate > 1:
-                objective = objective / self.accumulate
+            if self.accumulate > 1:  # the group's mean loss: rows here / rows in the group
+                objective = objective * self.micro_weights[i]
             (step_grad,) = torch.autograd.grad(objective.sum(), net.theta)
             grad = step_grad if grad is None else grad + step_grad
             losses[:, i] = loss.detach()
@@ -137,7 +149,9 @@ class CohortTrainer:
         total = penalty(self.net.views(weights=True), l1, l2, member_dims=1)
         if self.uses["bias"]:
             bias = self.per_member["bias"].float()
-            total = total + penalty(self.net.views(weights=False), l1 * bias, l2 * bias, member_dims=1)
+            total = total + penalty(
+                self.net.views(weights=False), l1 * bias, l2 * bias, member_dims=1
+            )
         return total
 
     def _proximal_step(self, lr: Tensor) -> None:
@@ -145,7 +159,9 @@ class CohortTrainer:
         threshold = (lr * self.per_member["prox_l1"]).float()
         groups = [(self.net.views(weights=True), threshold)]
         if self.uses["bias"]:
-            groups.append((self.net.views(weights=False), threshold * self.per_member["bias"].float()))
+            groups.append(
+                (self.net.views(weights=False), threshold * self.per_member["bias"].float())
+            )
         for views, amount in groups:
             for view in views:
                 soft_threshold_([view], amount.view(-1, *([1] * (view.ndim - 1))))
@@ -169,9 +185,9 @@ class CohortTrainer:
         columns = [losses.mean(1), self.last_lr, *scores.values()]
         table = torch.stack([c.double() for c in columns], 1).tolist()  # one host copy per epoch
         leaving = []
-        for k, (member, row) in enumerate(zip(self.members, table)):
+        for k, (member, row) in enumerate(zip(self.members, table, strict=True)):
             record = {"epoch": self.epoch, "step": self.step, "lr": row[1], "train/loss": row[0]}
-            record = member.record_epoch(record, losses[k], dict(zip(names, row[2:])))
+            record = member.record_epoch(record, losses[k], dict(zip(names, row[2:], strict=True)))
             if "diverged" not in record:
                 record["seconds"] = round(seconds, 4)
             if member.after_epoch(record, MemberView(self.net, k)):
@@ -186,7 +202,9 @@ class CohortTrainer:
     def _update_plateau(self) -> None:
         if any(m.plateau is not None for m in self.members):
             factors = [m.plateau_factor for m in self.members]
-            self.per_member["plateau"] = torch.tensor(factors, dtype=torch.float64, device=self.device)
+            self.per_member["plateau"] = torch.tensor(
+                factors, dtype=torch.float64, device=self.device
+            )
 
     def keep(self, rows: list[int]) -> None:
         """Only the members at ``rows`` go on: cut every stacked tensor down to them."""
@@ -196,3 +214,18 @@ class CohortTrainer:
         self.per_member = {k: v.index_select(0, index) for k, v in self.per_member.items()}
         self.members = [self.members[k] for k in rows]
         self.seeds = [self.seeds[k] for k in rows]
+
+
+def accumulation_weights(n_rows: int, batch_size: int | None, accumulate: int) -> list[float]:
+    """Weight of each micro-batch's mean loss under gradient accumulation: its rows over the
+    rows of its accumulation group, so an accumulated step follows the group's mean loss (the
+    rule of the module engine on main, ``tuneforge.recipe.accumulation_weights``; equal to
+    ``1 / accumulate`` when every group is full)."""
+    if batch_size is None:
+        return [1.0]
+    sizes = [min(batch_size, n_rows - start) for start in range(0, n_rows, batch_size)]
+    weights: list[float] = []
+    for first in range(0, len(sizes), accumulate):
+        group = sizes[first : first + accumulate]
+        weights += [size / sum(group) for size in group]
+    return weights
