@@ -18,6 +18,7 @@ parameters is needed; tests check that padded entries stay exactly zero.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,7 +40,7 @@ class Piece:
 
     @property
     def size(self) -> int:
-        return int(torch.tensor(self.shape).prod())
+        return math.prod(self.shape)
 
 
 def _crop(tensor: Tensor, shape: Sequence[int]) -> Tensor:
@@ -74,7 +75,7 @@ class CohortNet:
             [float(getattr(cfg, "dropout", 0.0)) for cfg in model_cfgs], device=device
         )
         self.dropout = dropout if bool((dropout > 0).any()) else None
-        self.batches_seen = 0
+        self.batches_seen = 0  # training forward passes (batch norm's num_batches_tracked)
 
     # ---------------------------------------------------------------------------- building
     @staticmethod
@@ -133,17 +134,18 @@ class CohortNet:
         chunks = theta.split([p.size for p in self.pieces], dim=1)
         return [c.view(theta.shape[0], *p.shape) for c, p in zip(chunks, self.pieces, strict=True)]
 
-    def views(self, weights: bool) -> list[Tensor]:
+    def views(self, weights: bool, theta: Tensor | None = None) -> list[Tensor]:
         """Views of theta: the matrices (``weights``) or everything else (biases, norm params)."""
-        return [
-            v
-            for v, p in zip(self._split(self.theta), self.pieces, strict=True)
-            if p.is_weight == weights
-        ]
+        split = self._split(self.theta if theta is None else theta)
+        return [v for v, p in zip(split, self.pieces, strict=True) if p.is_weight == weights]
 
-    def forward(self, x: Tensor, train: bool, generator: torch.Generator | None = None) -> Tensor:
-        """Outputs ``[K, n, out]`` for inputs ``[n, in]`` (shared) or ``[K, n, in]`` (per member)."""
-        views = iter(self._split(self.theta))
+    def forward(self, x: Tensor, train: bool, generator: torch.Generator | None = None,
+                theta: Tensor | None = None) -> Tensor:  # fmt: skip
+        """Outputs ``[K, n, out]`` for inputs ``[n, in]`` (shared) or ``[K, n, in]`` (per member).
+
+        ``theta`` defaults to the network's own (given explicitly by compiled callers).
+        """
+        views = iter(self._split(self.theta if theta is None else theta))
         h = x
         for layer, mask in enumerate(self.unit_masks):
             h = _linear(h, next(views), next(views))
@@ -154,8 +156,6 @@ class CohortNet:
                 h = h * mask
             if train and self.dropout is not None:
                 h = _dropout(h, self.dropout, generator)
-        if train:
-            self.batches_seen += 1
         return _linear(h, next(views), next(views))
 
     def _normalize(

@@ -179,17 +179,19 @@ class CohortAdam(CohortOptimizer):
 
     def static(self):
         h = self.hyper
-        return self._cast({"one_minus_beta1": 1 - h["beta1"], "beta2": h["beta2"],
-                           "one_minus_beta2": 1 - h["beta2"], "eps": h["eps"],
+        return self._cast({"one_minus_beta1": 1 - h["beta1"], "one_minus_beta2": 1 - h["beta2"],
                            "coupled_decay": h["weight_decay"] * (1 - h["decoupled"]),
                            "amsgrad": h["amsgrad"]})  # fmt: skip
 
     def scalars(self, lr):
         h, t = self.hyper, self.steps
-        step_size = lr / (1 - h["beta1"] ** t)
+        neg_step_size = -lr / (1 - h["beta1"] ** t)
+        # torch.optim's capturable form: p += m / (√v / (c₂·(−s)) + ε/(−s)), one fewer pass
+        # than p -= s · m / (√v / c₂ + ε) with per-member s (addcdiv takes only a Python scale).
+        scale = (1 - h["beta2"] ** t).sqrt() * neg_step_size
         return self._static | self._cast({
-            "neg_step_size": -step_size,
-            "bias_correction2_sqrt": (1 - h["beta2"] ** t).sqrt(),
+            "inv_scale": 1 / scale,
+            "eps_scaled": h["eps"] / neg_step_size,
             "decay_factor": 1 - lr * h["weight_decay"] * h["decoupled"],
         })  # fmt: skip
 
@@ -201,16 +203,15 @@ class CohortAdam(CohortOptimizer):
             if self.uses["weight_decay"]:
                 g = torch.addcmul(g, p, _per_member(s["coupled_decay"], p))
             m.lerp_(g, _per_member(s["one_minus_beta1"], p))
-            v.mul_(_per_member(s["beta2"], p)).addcmul_(g * _per_member(s["one_minus_beta2"], p), g)
+            v.lerp_(g.square(), _per_member(s["one_minus_beta2"], p))
             second = v
             if self.uses["amsgrad"]:
                 highest = state["max_exp_avg_sq"][i]
                 torch.maximum(highest, v, out=highest)
                 second = torch.where(_per_member(s["amsgrad"], p) != 0, highest, v)
-            denom = (second.sqrt() / _per_member(s["bias_correction2_sqrt"], p)).add_(
-                _per_member(s["eps"], p)
-            )
-            p.addcdiv_(m * _per_member(s["neg_step_size"], p), denom)
+            denom = torch.addcmul(_per_member(s["eps_scaled"], p), second.sqrt(),
+                                  _per_member(s["inv_scale"], p))  # fmt: skip
+            p.addcdiv_(m, denom)
 
 
 class CohortRMSprop(CohortOptimizer):
@@ -228,7 +229,7 @@ class CohortRMSprop(CohortOptimizer):
 
     def static(self):
         h = self.hyper
-        return self._cast({"alpha": h["alpha"], "one_minus_alpha": 1 - h["alpha"], "eps": h["eps"],
+        return self._cast({"one_minus_alpha": 1 - h["alpha"], "eps": h["eps"],
                            "neg_centered": -h["centered"], "momentum": h["momentum"],
                            "weight_decay": h["weight_decay"]})  # fmt: skip
 
@@ -240,7 +241,7 @@ class CohortRMSprop(CohortOptimizer):
             v = state["square_avg"][i]
             if self.uses["weight_decay"]:
                 g = torch.addcmul(g, p, _per_member(s["weight_decay"], p))
-            v.mul_(_per_member(s["alpha"], p)).addcmul_(g * _per_member(s["one_minus_alpha"], p), g)
+            v.lerp_(g.square(), _per_member(s["one_minus_alpha"], p))
             if self.uses["centered"]:
                 mean = state["grad_avg"][i]
                 mean.lerp_(g, _per_member(s["one_minus_alpha"], p))

@@ -42,7 +42,8 @@ class CohortTrainer:
     module engine would use for it.
     """
 
-    def __init__(self, members: Sequence[Member], data: Dataset, device: torch.device):
+    def __init__(self, members: Sequence[Member], data: Dataset, device: torch.device,
+                 compile: bool = False):  # fmt: skip
         self.members, self.data, self.device = list(members), data, device
         cfgs = [m.cfg for m in self.members]
         first = self.members[0].recipe
@@ -65,6 +66,10 @@ class CohortTrainer:
         self.batches = {s: Batches(x, y, first.batch_size, s) for s in dict.fromkeys(self.seeds)}
         self.generator = torch.Generator(device=device).manual_seed(self.seeds[0])  # dropout
         self.micro_weights = accumulation_weights(len(x), first.batch_size, self.accumulate)
+        self.objective = self._objective
+        if compile:
+            self.objective = torch.compile(self._objective, dynamic=True)
+            self.optimizer.apply = torch.compile(self.optimizer.update, dynamic=True)
         self.epoch, self.step = 0, 0
 
     def _per_member_tensors(self) -> dict[str, Tensor]:
@@ -108,15 +113,11 @@ class CohortTrainer:
         grad = None
         for i, (x, y) in enumerate(self._epoch_batches()):
             lr = self.per_member["lr"][:, self.step] * self.per_member["plateau"]
-            loss = self.recipe.loss(net.forward(x, train=True, generator=self.generator), y).mean(
-                -1
-            )
-            objective = loss + self._penalty() if self.uses["l1"] or self.uses["l2"] else loss
-            if self.accumulate > 1:  # the group's mean loss: rows here / rows in the group
-                objective = objective * self.micro_weights[i]
-            (step_grad,) = torch.autograd.grad(objective.sum(), net.theta)
+            objective, loss = self.objective(net.theta, x, y, self.micro_weights[i])
+            (step_grad,) = torch.autograd.grad(objective, net.theta)
+            net.batches_seen += 1
             grad = step_grad if grad is None else grad + step_grad
-            losses[:, i] = loss.detach()
+            losses[:, i] = loss
             if (i + 1) % self.accumulate and i + 1 < batches:
                 continue  # accumulate gradients over more micro-batches
             if self.uses["clip_value"]:
@@ -129,6 +130,20 @@ class CohortTrainer:
             grad, self.step = None, self.step + 1
         self.last_lr = lr
         return losses
+
+    def _objective(
+        self, theta: Tensor, x: Tensor, y: Tensor, weight: float
+    ) -> tuple[Tensor, Tensor]:
+        """Σ over members of (mean data loss + penalty) · micro-batch weight, and the data losses.
+
+        ``theta`` is the network's, passed in so that ``torch.compile`` sees it as an input.
+        """
+        pred = self.net.forward(x, train=True, generator=self.generator, theta=theta)
+        loss = self.recipe.loss(pred, y).mean(-1)
+        objective = loss + self._penalty(theta) if self.uses["l1"] or self.uses["l2"] else loss
+        if self.accumulate > 1:  # the group's mean loss: rows here / rows in the group
+            objective = objective * weight
+        return objective.sum(), loss.detach()
 
     def _epoch_batches(self) -> Iterator[tuple[Tensor, Tensor]]:
         """``(x [n, F], y [n])`` shared by all members, or ``([K, n, F], [K, n])`` per member."""
@@ -143,14 +158,14 @@ class CohortTrainer:
             index = rows[:, start : start + size]
             yield x[index], y[index]
 
-    def _penalty(self) -> Tensor:
+    def _penalty(self, theta: Tensor) -> Tensor:
         """λ₁Σ|θ| + λ₂Σθ² per member over its matrices (and biases where ``include_bias``)."""
         l1, l2 = self.per_member["l1"].float(), self.per_member["l2"].float()
-        total = penalty(self.net.views(weights=True), l1, l2, member_dims=1)
+        total = penalty(self.net.views(True, theta), l1, l2, member_dims=1)
         if self.uses["bias"]:
             bias = self.per_member["bias"].float()
             total = total + penalty(
-                self.net.views(weights=False), l1 * bias, l2 * bias, member_dims=1
+                self.net.views(False, theta), l1 * bias, l2 * bias, member_dims=1
             )
         return total
 
