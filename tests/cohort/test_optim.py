@@ -56,7 +56,10 @@ SHAPES = [(3, 4), (5,)]
 
 def objective(params: list[torch.Tensor], coef: list[torch.Tensor]) -> torch.Tensor:
     """A smooth, non-quadratic loss per member (sum over members: their gradients are separate)."""
-    return sum((torch.sin(3 * p) * c + 0.5 * (p - c).square() * p.square()).sum() for p, c in zip(params, coef))
+    return sum(
+        (torch.sin(3 * p) * c + 0.5 * (p - c).square() * p.square()).sum()
+        for p, c in zip(params, coef, strict=True)
+    )
 
 
 def relative(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -78,7 +81,7 @@ def test_every_member_follows_torch_optim(family: str) -> None:
     batched = OPTIMIZERS[family](params, hyper)
 
     alone = [[p[i].clone().requires_grad_() for p in start] for i in range(k)]
-    references = [make_optimizer(c, ps) for c, ps in zip(cfgs, alone)]
+    references = [make_optimizer(c, ps) for c, ps in zip(cfgs, alone, strict=True)]
 
     base_lr = torch.tensor([c.lr for c in cfgs], dtype=torch.float64)
     for t in range(100):
@@ -87,7 +90,7 @@ def test_every_member_follows_torch_optim(family: str) -> None:
         grads = torch.autograd.grad(objective(leaves, coef), leaves)
         params = [p.detach() for p in leaves]
         batched.step(params, grads, lr)
-        for i, (ps, opt) in enumerate(zip(alone, references)):
+        for i, (ps, opt) in enumerate(zip(alone, references, strict=True)):
             for group in opt.param_groups:
                 group["lr"] = float(lr[i])
             opt.zero_grad()
@@ -95,9 +98,9 @@ def test_every_member_follows_torch_optim(family: str) -> None:
             opt.step()
 
     for i in range(k):
-        for p, q in zip(params, alone[i]):
+        for p, q in zip(params, alone[i], strict=True):
             assert relative(p[i], q.detach()) < 1e-5, (family, i, cfgs[i])
-    moved = [relative(p, s) for p, s in zip(params, start)]
+    moved = [relative(p, s) for p, s in zip(params, start, strict=True)]
     assert min(moved) > 1e-2  # the comparison is not between two untouched starts
 
 
@@ -124,7 +127,10 @@ def test_members_do_not_interact() -> None:
     together = train(list(range(len(cfgs))))
     for i in range(len(cfgs)):
         alone = train([i])
-        assert all(torch.allclose(a[0], b[i], rtol=1e-6, atol=1e-7) for a, b in zip(alone, together))
+        assert all(
+            torch.allclose(a[0], b[i], rtol=1e-6, atol=1e-7)
+            for a, b in zip(alone, together, strict=True)
+        )
 
 
 def test_keep_drops_members_and_their_state() -> None:
@@ -147,14 +153,14 @@ def test_clip_grad_norm_matches_torch_per_member() -> None:
     expected = []
     for i in range(4):
         ps = [torch.zeros(shape, requires_grad=True) for shape in SHAPES]
-        for p, g in zip(ps, grads):
+        for p, g in zip(ps, grads, strict=True):
             p.grad = g[i].clone()
         if math.isfinite(max_norm[i]):
             torch.nn.utils.clip_grad_norm_(ps, float(max_norm[i]))
         expected.append([p.grad for p in ps])
     clip_grad_norm_(grads, max_norm)
     for i in range(4):
-        for g, e in zip(grads, expected[i]):
+        for g, e in zip(grads, expected[i], strict=True):
             torch.testing.assert_close(g[i], e, rtol=1e-6, atol=1e-7)
     assert torch.equal(grads[0][1], expected[1][0])  # inf: untouched, bit for bit
 
@@ -166,5 +172,5 @@ def test_clip_grad_value_matches_torch_per_member() -> None:
     expected = [[g[i].clamp(-float(limits[i]), float(limits[i])) for g in grads] for i in range(3)]
     clip_grad_value_(grads, limits)
     for i in range(3):
-        for g, e in zip(grads, expected[i]):
+        for g, e in zip(grads, expected[i], strict=True):
             assert torch.equal(g[i], e)

@@ -74,7 +74,9 @@ def train_cohort(
     members = []
     for i, cfg in enumerate(configs):
         check_against_data(cfg, data)
-        members.append(Member(i, cfg, Recipe.build(cfg.train, data), callbacks[i] if callbacks else ()))
+        members.append(
+            Member(i, cfg, Recipe.build(cfg.train, data), callbacks[i] if callbacks else ())
+        )
     trainer = CohortTrainer(members, data, device)
     runs: list[Run | None] = [None] * len(configs)
     for member, row in trainer.fit():
@@ -89,7 +91,9 @@ def train_cohort(
 def member_model(trainer: CohortTrainer, row: int) -> nn.Module:
     """The member at ``row`` of the cohort as its own ``nn.Module`` (its own widths), eval mode."""
     cfg = trainer.members[row].cfg
-    model = build_model(cfg.model, trainer.data.n_features, trainer.recipe.n_outputs, seed=cfg.train.seed)
+    model = build_model(
+        cfg.model, trainer.data.n_features, trainer.recipe.n_outputs, seed=cfg.train.seed
+    )
     model.load_state_dict(trainer.net.member_state(row))
     return model.to(trainer.device).eval()
 
@@ -103,4 +107,6 @@ def _check_cohort(configs: Sequence[Config], callbacks) -> None:
         raise ConfigError("cohort members differ in structure (data, depth, activation, loss, batch "
                           "size, optimizer family...); split them with group_cohorts")  # fmt: skip
     if callbacks is not None and len(callbacks) != len(configs):
-        raise ValueError(f"callbacks: expected one list per config ({len(configs)}), got {len(callbacks)}")
+        raise ValueError(
+            f"callbacks: expected one list per config ({len(configs)}), got {len(callbacks)}"
+        )

@@ -53,7 +53,9 @@ class Member:
         self.stopper = EarlyStopping(train.early_stopping) if train.early_stopping else None
         self.plateau = None
         if train.schedule.name == "plateau":
-            self.plateau = Plateau(train.schedule, train.schedule.mode or mode(train.schedule.monitor))
+            self.plateau = Plateau(
+                train.schedule, train.schedule.mode or mode(train.schedule.monitor)
+            )
 
     def record_epoch(self, record: dict, losses: torch.Tensor, scores: dict[str, float]) -> dict:
         """Complete this epoch's record (as ``ModuleTrainer.end_epoch``) and keep it."""

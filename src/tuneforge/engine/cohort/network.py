@@ -18,6 +18,7 @@ parameters is needed; tests check that padded entries stay exactly zero.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,14 +33,14 @@ from tuneforge.models.mlp import ACTIVATIONS
 class Piece:
     """One parameter of every member: where it sits in a row of theta and each member's shape."""
 
-    key: str  # the member module's state-dict key, e.g. "0.weight"
+    keys: list[str]  # each member's state-dict key (positions shift with dropout layers)
     shape: tuple[int, ...]  # the widest member's shape
     shapes: list[tuple[int, ...]]  # each member's own shape
     is_weight: bool  # a matrix (penalized by default), not a bias or norm parameter
 
     @property
     def size(self) -> int:
-        return int(torch.tensor(self.shape).prod())
+        return math.prod(self.shape)
 
 
 def _crop(tensor: Tensor, shape: Sequence[int]) -> Tensor:
@@ -58,50 +59,59 @@ class CohortNet:
         first = model_cfgs[0]
         self.activation = ACTIVATIONS[first.activation]() if first.kind == "mlp" else None
         self.pieces = self._layout(modules)
-        #: per hidden layer: (state-dict prefix, module) of its norm layer, from member 0
-        self.norms = [(name, m) for name, m in modules[0].named_modules()
-                      if isinstance(m, (nn.BatchNorm1d, nn.LayerNorm))]  # fmt: skip
+        #: per hidden layer, the norm module of member 0 (for its kind, eps and momentum)
+        self.norms = [_norm_layers(modules[0])[name] for name in _norm_layers(modules[0])]
+        #: per member, the state-dict prefix of each norm layer
+        self.norm_names = [list(_norm_layers(m)) for m in modules]
         self.theta = self._stack(modules, device).requires_grad_()
         self.buffers = self._stack_buffers(modules, device)
-        self.hidden = [[cfg.hidden[i] for cfg in model_cfgs] for i in range(len(getattr(first, "hidden", [])))]
+        self.hidden = [
+            [cfg.hidden[i] for cfg in model_cfgs] for i in range(len(getattr(first, "hidden", [])))
+        ]
         self.unit_masks = self._unit_masks(device)
         moves_zero = self.activation is not None and bool(self.activation(torch.zeros(())) != 0)
         self.mask_activations = moves_zero
-        dropout = torch.tensor([float(getattr(cfg, "dropout", 0.0)) for cfg in model_cfgs], device=device)
+        dropout = torch.tensor(
+            [float(getattr(cfg, "dropout", 0.0)) for cfg in model_cfgs], device=device
+        )
         self.dropout = dropout if bool((dropout > 0).any()) else None
-        self.batches_seen = 0
+        self.batches_seen = 0  # training forward passes (batch norm's num_batches_tracked)
 
     # ---------------------------------------------------------------------------- building
     @staticmethod
     def _layout(modules: Sequence[nn.Module]) -> list[Piece]:
-        per_member = [dict(m.named_parameters()) for m in modules]
+        # Members' parameters correspond by position: every member has the same layers in the
+        # same order; only Dropout modules (no parameters) shift the names.
+        per_member = [list(m.named_parameters()) for m in modules]
         pieces = []
-        for key, tensor in per_member[0].items():
-            shapes = [tuple(params[key].shape) for params in per_member]
-            widest = tuple(max(dims) for dims in zip(*shapes))
-            pieces.append(Piece(key, widest, shapes, tensor.ndim >= 2))
+        for params in zip(*per_member, strict=True):
+            shapes = [tuple(tensor.shape) for _, tensor in params]
+            widest = tuple(max(dims) for dims in zip(*shapes, strict=True))
+            pieces.append(Piece([key for key, _ in params], widest, shapes, params[0][1].ndim >= 2))
         return pieces
 
     def _stack(self, modules: Sequence[nn.Module], device) -> Tensor:
         theta = torch.zeros(len(modules), sum(p.size for p in self.pieces), device=device)
         for k, module in enumerate(modules):
-            params = dict(module.named_parameters())
-            for piece, view in zip(self.pieces, self._split(theta[k : k + 1])):
-                _crop(view[0], params[piece.key].shape).copy_(params[piece.key].detach())
+            for (_, param), view in zip(
+                module.named_parameters(), self._split(theta[k : k + 1]), strict=True
+            ):
+                _crop(view[0], param.shape).copy_(param.detach())
         return theta
 
     def _stack_buffers(self, modules: Sequence[nn.Module], device) -> dict[str, Tensor]:
         """Batch-norm running statistics, ``[K, widest]`` (padding: mean 0, variance 1)."""
         stacked: dict[str, Tensor] = {}
-        for name, _ in self.norms:
+        for layer, module in enumerate(self.norms):
+            if not isinstance(module, nn.BatchNorm1d):
+                continue  # layer norm: no running statistics
             for stat, fill in (("running_mean", 0.0), ("running_var", 1.0)):
-                own = [dict(m.named_buffers()).get(f"{name}.{stat}") for m in modules]
-                if own[0] is None:
-                    continue  # layer norm: no running statistics
+                own = [getattr(_norm_layers(m)[names[layer]], stat)
+                       for m, names in zip(modules, self.norm_names, strict=True)]  # fmt: skip
                 out = torch.full((len(modules), max(len(t) for t in own)), fill, device=device)
-                for row, tensor in zip(out, own):
+                for row, tensor in zip(out, own, strict=True):
                     row[: len(tensor)].copy_(tensor)
-                stacked[f"{name}.{stat}"] = out
+                stacked[f"{layer}.{stat}"] = out
         return stacked
 
     def _unit_masks(self, device) -> list[Tensor | None]:
@@ -122,15 +132,20 @@ class CohortNet:
 
     def _split(self, theta: Tensor) -> list[Tensor]:
         chunks = theta.split([p.size for p in self.pieces], dim=1)
-        return [c.view(theta.shape[0], *p.shape) for c, p in zip(chunks, self.pieces)]
+        return [c.view(theta.shape[0], *p.shape) for c, p in zip(chunks, self.pieces, strict=True)]
 
-    def views(self, weights: bool) -> list[Tensor]:
+    def views(self, weights: bool, theta: Tensor | None = None) -> list[Tensor]:
         """Views of theta: the matrices (``weights``) or everything else (biases, norm params)."""
-        return [v for v, p in zip(self._split(self.theta), self.pieces) if p.is_weight == weights]
+        split = self._split(self.theta if theta is None else theta)
+        return [v for v, p in zip(split, self.pieces, strict=True) if p.is_weight == weights]
 
-    def forward(self, x: Tensor, train: bool, generator: torch.Generator | None = None) -> Tensor:
-        """Outputs ``[K, n, out]`` for inputs ``[n, in]`` (shared) or ``[K, n, in]`` (per member)."""
-        views = iter(self._split(self.theta))
+    def forward(self, x: Tensor, train: bool, generator: torch.Generator | None = None,
+                theta: Tensor | None = None) -> Tensor:  # fmt: skip
+        """Outputs ``[K, n, out]`` for inputs ``[n, in]`` (shared) or ``[K, n, in]`` (per member).
+
+        ``theta`` defaults to the network's own (given explicitly by compiled callers).
+        """
+        views = iter(self._split(self.theta if theta is None else theta))
         h = x
         for layer, mask in enumerate(self.unit_masks):
             h = _linear(h, next(views), next(views))
@@ -141,15 +156,15 @@ class CohortNet:
                 h = h * mask
             if train and self.dropout is not None:
                 h = _dropout(h, self.dropout, generator)
-        if train:
-            self.batches_seen += 1
         return _linear(h, next(views), next(views))
 
-    def _normalize(self, layer: int, h: Tensor, scale: Tensor, shift: Tensor, mask, train) -> Tensor:
-        name, module = self.norms[layer]
+    def _normalize(
+        self, layer: int, h: Tensor, scale: Tensor, shift: Tensor, mask, train
+    ) -> Tensor:
+        module = self.norms[layer]
         if isinstance(module, nn.LayerNorm):
             return _layer_norm(h, scale, shift, mask, module.eps)
-        mean, var = self.buffers[f"{name}.running_mean"], self.buffers[f"{name}.running_var"]
+        mean, var = self.buffers[f"{layer}.running_mean"], self.buffers[f"{layer}.running_var"]
         return _batch_norm(h, mean, var, scale, shift, train, module.momentum, module.eps)
 
     @torch.no_grad()
@@ -173,11 +188,15 @@ class CohortNet:
     def member_state(self, k: int) -> dict[str, Tensor]:
         """Member k as its own module's state dict, cropped to its own widths (copies)."""
         row = self.theta.detach()[k : k + 1]
-        state = {p.key: _crop(v[0], p.shapes[k]).clone() for p, v in zip(self.pieces, self._split(row))}
+        state = {
+            p.keys[k]: _crop(v[0], p.shapes[k]).clone()
+            for p, v in zip(self.pieces, self._split(row), strict=True)
+        }
         for key, value in self.buffers.items():
-            prefix = key.rsplit(".", 1)[0]
-            width = next(p.shapes[k][0] for p in self.pieces if p.key == f"{prefix}.weight")
-            state[key] = value[k, :width].clone()
+            layer, stat = key.split(".")
+            prefix = self.norm_names[k][int(layer)]
+            width = state[f"{prefix}.weight"].shape[0]
+            state[f"{prefix}.{stat}"] = value[k, :width].clone()
             state[f"{prefix}.num_batches_tracked"] = torch.tensor(self.batches_seen)
         return state
 
@@ -188,10 +207,20 @@ class CohortNet:
         members = index.tolist()
         for piece in self.pieces:
             piece.shapes = [piece.shapes[i] for i in members]
+            piece.keys = [piece.keys[i] for i in members]
+        self.norm_names = [self.norm_names[i] for i in members]
         self.hidden = [[widths[i] for i in members] for widths in self.hidden]
         self.unit_masks = [None if m is None else m.index_select(0, index) for m in self.unit_masks]
         if self.dropout is not None:
             self.dropout = self.dropout.index_select(0, index)
+
+
+def _norm_layers(module: nn.Module) -> dict[str, nn.Module]:
+    return {
+        name: m
+        for name, m in module.named_modules()
+        if isinstance(m, (nn.BatchNorm1d, nn.LayerNorm))
+    }
 
 
 # ------------------------------------------------------------------------- batched layers

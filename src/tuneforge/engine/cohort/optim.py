@@ -36,7 +36,13 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
 }
 
 #: ``train.optimizer.name`` -> batched family (Adam and AdamW differ only in a per-member flag).
-FAMILIES = {"sgd": "sgd", "adam": "adam", "adamw": "adam", "rmsprop": "rmsprop", "adagrad": "adagrad"}
+FAMILIES = {
+    "sgd": "sgd",
+    "adam": "adam",
+    "adamw": "adam",
+    "rmsprop": "rmsprop",
+    "adagrad": "adagrad",
+}
 
 
 def member_hyperparameters(
@@ -50,14 +56,14 @@ def member_hyperparameters(
     """
     family = FAMILIES[names[0]]
     rows = []
-    for name, member in zip(names, kwargs):
+    for name, member in zip(names, kwargs, strict=True):
         flat = dict(member)
         if "betas" in flat:
             flat["beta1"], flat["beta2"] = flat.pop("betas")
         flat["decoupled"] = float(name == "adamw")
         rows.append([float(flat.get(key, 0.0)) for key in HYPERPARAMETERS[family]])
     table = torch.tensor(rows, dtype=torch.float64, device=device)
-    return dict(zip(HYPERPARAMETERS[family], table.unbind(1)))
+    return dict(zip(HYPERPARAMETERS[family], table.unbind(1), strict=True))
 
 
 def _per_member(value: Tensor, like: Tensor) -> Tensor:
@@ -77,7 +83,9 @@ class CohortOptimizer:
     family = ""
 
     def __init__(self, params: Sequence[Tensor], hyper: Mapping[str, Tensor]):
-        self.hyper = {k: v.to(device=params[0].device, dtype=torch.float64) for k, v in hyper.items()}
+        self.hyper = {
+            k: v.to(device=params[0].device, dtype=torch.float64) for k, v in hyper.items()
+        }
         self.dtype = params[0].dtype
         self.steps = 0
         # Which optional branches any member takes: decided once, so no step asks the device.
@@ -138,7 +146,7 @@ class CohortSGD(CohortOptimizer):
 
     def update(self, params, grads, state, s, first):
         buffers = state["momentum_buffer"]
-        for i, (p, g) in enumerate(zip(params, grads)):
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             if self.uses["weight_decay"]:
                 g = torch.addcmul(g, p, _per_member(s["weight_decay"], p))
             if self.uses["momentum"]:
@@ -146,7 +154,9 @@ class CohortSGD(CohortOptimizer):
                     buffers[i] = buf = g.clone()
                 else:
                     buf = buffers[i]
-                    buf.mul_(_per_member(s["momentum"], p)).addcmul_(g, _per_member(s["grad_factor"], p))
+                    buf.mul_(_per_member(s["momentum"], p)).addcmul_(
+                        g, _per_member(s["grad_factor"], p)
+                    )
                 if self.uses["nesterov"]:
                     ahead = torch.addcmul(g, buf, _per_member(s["momentum"], p))
                     g = torch.where(_per_member(s["nesterov"], p) != 0, ahead, buf)
@@ -169,37 +179,39 @@ class CohortAdam(CohortOptimizer):
 
     def static(self):
         h = self.hyper
-        return self._cast({"one_minus_beta1": 1 - h["beta1"], "beta2": h["beta2"],
-                           "one_minus_beta2": 1 - h["beta2"], "eps": h["eps"],
+        return self._cast({"one_minus_beta1": 1 - h["beta1"], "one_minus_beta2": 1 - h["beta2"],
                            "coupled_decay": h["weight_decay"] * (1 - h["decoupled"]),
                            "amsgrad": h["amsgrad"]})  # fmt: skip
 
     def scalars(self, lr):
         h, t = self.hyper, self.steps
-        step_size = lr / (1 - h["beta1"] ** t)
+        neg_step_size = -lr / (1 - h["beta1"] ** t)
+        # torch.optim's capturable form: p += m / (√v / (c₂·(−s)) + ε/(−s)), one fewer pass
+        # than p -= s · m / (√v / c₂ + ε) with per-member s (addcdiv takes only a Python scale).
+        scale = (1 - h["beta2"] ** t).sqrt() * neg_step_size
         return self._static | self._cast({
-            "neg_step_size": -step_size,
-            "bias_correction2_sqrt": (1 - h["beta2"] ** t).sqrt(),
+            "inv_scale": 1 / scale,
+            "eps_scaled": h["eps"] / neg_step_size,
             "decay_factor": 1 - lr * h["weight_decay"] * h["decoupled"],
         })  # fmt: skip
 
     def update(self, params, grads, state, s, first):
-        for i, (p, g) in enumerate(zip(params, grads)):
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             m, v = state["exp_avg"][i], state["exp_avg_sq"][i]
             if self.uses["weight_decay"] and self.uses["decoupled"]:
                 p.mul_(_per_member(s["decay_factor"], p))
             if self.uses["weight_decay"]:
                 g = torch.addcmul(g, p, _per_member(s["coupled_decay"], p))
             m.lerp_(g, _per_member(s["one_minus_beta1"], p))
-            v.mul_(_per_member(s["beta2"], p)).addcmul_(g * _per_member(s["one_minus_beta2"], p), g)
+            v.lerp_(g.square(), _per_member(s["one_minus_beta2"], p))
             second = v
             if self.uses["amsgrad"]:
                 highest = state["max_exp_avg_sq"][i]
                 torch.maximum(highest, v, out=highest)
                 second = torch.where(_per_member(s["amsgrad"], p) != 0, highest, v)
-            denom = (second.sqrt() / _per_member(s["bias_correction2_sqrt"], p)).add_(
-                _per_member(s["eps"], p))
-            p.addcdiv_(m * _per_member(s["neg_step_size"], p), denom)
+            denom = torch.addcmul(_per_member(s["eps_scaled"], p), second.sqrt(),
+                                  _per_member(s["inv_scale"], p))  # fmt: skip
+            p.addcdiv_(m, denom)
 
 
 class CohortRMSprop(CohortOptimizer):
@@ -217,7 +229,7 @@ class CohortRMSprop(CohortOptimizer):
 
     def static(self):
         h = self.hyper
-        return self._cast({"alpha": h["alpha"], "one_minus_alpha": 1 - h["alpha"], "eps": h["eps"],
+        return self._cast({"one_minus_alpha": 1 - h["alpha"], "eps": h["eps"],
                            "neg_centered": -h["centered"], "momentum": h["momentum"],
                            "weight_decay": h["weight_decay"]})  # fmt: skip
 
@@ -225,11 +237,11 @@ class CohortRMSprop(CohortOptimizer):
         return self._static | self._cast({"neg_lr": -lr})
 
     def update(self, params, grads, state, s, first):
-        for i, (p, g) in enumerate(zip(params, grads)):
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             v = state["square_avg"][i]
             if self.uses["weight_decay"]:
                 g = torch.addcmul(g, p, _per_member(s["weight_decay"], p))
-            v.mul_(_per_member(s["alpha"], p)).addcmul_(g * _per_member(s["one_minus_alpha"], p), g)
+            v.lerp_(g.square(), _per_member(s["one_minus_alpha"], p))
             if self.uses["centered"]:
                 mean = state["grad_avg"][i]
                 mean.lerp_(g, _per_member(s["one_minus_alpha"], p))
@@ -263,7 +275,7 @@ class CohortAdagrad(CohortOptimizer):
         return self._static | self._cast({"neg_lr": -decayed})
 
     def update(self, params, grads, state, s, first):
-        for i, (p, g) in enumerate(zip(params, grads)):
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             if self.uses["weight_decay"]:
                 g = torch.addcmul(g, p, _per_member(s["weight_decay"], p))
             total = state["sum"][i]

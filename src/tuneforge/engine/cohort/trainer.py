@@ -19,8 +19,13 @@ from torch import Tensor
 from tuneforge.data import Batches, Dataset
 from tuneforge.engine.cohort.members import Member, MemberView
 from tuneforge.engine.cohort.network import CohortNet
-from tuneforge.engine.cohort.optim import FAMILIES, OPTIMIZERS, clip_grad_norm_, clip_grad_value_
-from tuneforge.engine.cohort.optim import member_hyperparameters
+from tuneforge.engine.cohort.optim import (
+    FAMILIES,
+    OPTIMIZERS,
+    clip_grad_norm_,
+    clip_grad_value_,
+    member_hyperparameters,
+)
 from tuneforge.evaluate.metrics import epoch_metrics
 from tuneforge.models import build_model
 from tuneforge.recipe import penalty, soft_threshold_
@@ -38,12 +43,15 @@ class CohortTrainer:
     module engine would use for it.
     """
 
-    def __init__(self, members: Sequence[Member], data: Dataset, device: torch.device):
+    def __init__(self, members: Sequence[Member], data: Dataset, device: torch.device,
+                 compile: bool = False):  # fmt: skip
         self.members, self.data, self.device = list(members), data, device
         cfgs = [m.cfg for m in self.members]
         first = self.members[0].recipe
         self.recipe, self.accumulate = first, cfgs[0].train.accumulate
-        modules = [build_model(c.model, data.n_features, first.n_outputs, seed=c.train.seed) for c in cfgs]
+        modules = [
+            build_model(c.model, data.n_features, first.n_outputs, seed=c.train.seed) for c in cfgs
+        ]
         self.net = CohortNet(modules, [c.model for c in cfgs], device)
         opt_cfgs = [c.train.optimizer for c in cfgs]
         hyper = member_hyperparameters([optimizer_kwargs(o) for o in opt_cfgs],
@@ -51,11 +59,18 @@ class CohortTrainer:
         self.optimizer = OPTIMIZERS[FAMILIES[opt_cfgs[0].name]]([self.net.theta], hyper)
         self.per_member = self._per_member_tensors()
         self.uses = {k: bool((v != 0).any()) for k, v in self.per_member.items() if v.ndim == 1}
-        self.uses |= {k: bool(torch.isfinite(self.per_member[k]).any()) for k in ("clip_value", "clip_norm")}
+        self.uses |= {
+            k: bool(torch.isfinite(self.per_member[k]).any()) for k in ("clip_value", "clip_norm")
+        }
         self.seeds = [c.train.seed for c in cfgs]
         x, y = data.x["train"], data.y["train"]
         self.batches = {s: Batches(x, y, first.batch_size, s) for s in dict.fromkeys(self.seeds)}
         self.generator = torch.Generator(device=device).manual_seed(self.seeds[0])  # dropout
+        self.micro_weights = accumulation_weights(len(x), first.batch_size, self.accumulate)
+        self.objective = self._objective
+        if compile:
+            self.objective = torch.compile(self._objective, dynamic=True)
+            self.optimizer.apply = torch.compile(self.optimizer.update, dynamic=True)
         self.epoch, self.step = 0, 0
 
     def _per_member_tensors(self) -> dict[str, Tensor]:
@@ -84,12 +99,6 @@ class CohortTrainer:
         out["plateau"] = torch.ones(len(self.members), dtype=torch.float64)
         return {k: v.to(self.device) for k, v in out.items()}
 
-    def loss(self, pred: Tensor, y: Tensor) -> Tensor:
-        """Per-sample losses ``[K, n]``; label smoothing may differ per member (cross-entropy)."""
-        if self.recipe.loss_name == "cross_entropy" and self.uses["smoothing"]:
-            return member_smoothed_cross_entropy(pred, y, self.per_member["smoothing"])
-        return self.recipe.loss(pred, y)
-
     # ------------------------------------------------------------------------------ the loop
     def fit(self) -> Iterator[tuple[Member, int]]:
         """Train until every member has left; yields ``(member, row)`` as each one leaves."""
@@ -106,13 +115,11 @@ class CohortTrainer:
         grad = None
         for i, (x, y) in enumerate(self._epoch_batches()):
             lr = self.per_member["lr"][:, self.step] * self.per_member["plateau"]
-            loss = self.loss(net.forward(x, train=True, generator=self.generator), y).mean(-1)
-            objective = loss + self._penalty() if self.uses["l1"] or self.uses["l2"] else loss
-            if self.accumulate > 1:
-                objective = objective / self.accumulate
-            (step_grad,) = torch.autograd.grad(objective.sum(), net.theta)
+            objective, loss = self.objective(net.theta, x, y, self.micro_weights[i])
+            (step_grad,) = torch.autograd.grad(objective, net.theta)
+            net.batches_seen += 1
             grad = step_grad if grad is None else grad + step_grad
-            losses[:, i] = loss.detach()
+            losses[:, i] = loss
             if (i + 1) % self.accumulate and i + 1 < batches:
                 continue  # accumulate gradients over more micro-batches
             if self.uses["clip_value"]:
@@ -125,6 +132,26 @@ class CohortTrainer:
             grad, self.step = None, self.step + 1
         self.last_lr = lr
         return losses
+
+    def loss(self, pred: Tensor, y: Tensor) -> Tensor:
+        """Per-sample losses ``[K, n]``; label smoothing may differ per member (cross-entropy)."""
+        if self.recipe.loss_name == "cross_entropy" and self.uses["smoothing"]:
+            return member_smoothed_cross_entropy(pred, y, self.per_member["smoothing"])
+        return self.recipe.loss(pred, y)
+
+    def _objective(
+        self, theta: Tensor, x: Tensor, y: Tensor, weight: float
+    ) -> tuple[Tensor, Tensor]:
+        """Σ over members of (mean data loss + penalty) · micro-batch weight, and the data losses.
+
+        ``theta`` is the network's, passed in so that ``torch.compile`` sees it as an input.
+        """
+        pred = self.net.forward(x, train=True, generator=self.generator, theta=theta)
+        loss = self.loss(pred, y).mean(-1)
+        objective = loss + self._penalty(theta) if self.uses["l1"] or self.uses["l2"] else loss
+        if self.accumulate > 1:  # the group's mean loss: rows here / rows in the group
+            objective = objective * weight
+        return objective.sum(), loss.detach()
 
     def _epoch_batches(self) -> Iterator[tuple[Tensor, Tensor]]:
         """``(x [n, F], y [n])`` shared by all members, or ``([K, n, F], [K, n])`` per member."""
@@ -139,13 +166,15 @@ class CohortTrainer:
             index = rows[:, start : start + size]
             yield x[index], y[index]
 
-    def _penalty(self) -> Tensor:
+    def _penalty(self, theta: Tensor) -> Tensor:
         """λ₁Σ|θ| + λ₂Σθ² per member over its matrices (and biases where ``include_bias``)."""
         l1, l2 = self.per_member["l1"].float(), self.per_member["l2"].float()
-        total = penalty(self.net.views(weights=True), l1, l2, member_dims=1)
+        total = penalty(self.net.views(True, theta), l1, l2, member_dims=1)
         if self.uses["bias"]:
             bias = self.per_member["bias"].float()
-            total = total + penalty(self.net.views(weights=False), l1 * bias, l2 * bias, member_dims=1)
+            total = total + penalty(
+                self.net.views(False, theta), l1 * bias, l2 * bias, member_dims=1
+            )
         return total
 
     def _proximal_step(self, lr: Tensor) -> None:
@@ -153,7 +182,9 @@ class CohortTrainer:
         threshold = (lr * self.per_member["prox_l1"]).float()
         groups = [(self.net.views(weights=True), threshold)]
         if self.uses["bias"]:
-            groups.append((self.net.views(weights=False), threshold * self.per_member["bias"].float()))
+            groups.append(
+                (self.net.views(weights=False), threshold * self.per_member["bias"].float())
+            )
         for views, amount in groups:
             for view in views:
                 soft_threshold_([view], amount.view(-1, *([1] * (view.ndim - 1))))
@@ -174,11 +205,12 @@ class CohortTrainer:
         self.epoch += 1
         scores = self.evaluate("val")
         names = list(scores)
-        table = torch.stack([losses.mean(1), self.last_lr.float(), *scores.values()], 1).tolist()
+        columns = [losses.mean(1), self.last_lr, *scores.values()]
+        table = torch.stack([c.double() for c in columns], 1).tolist()  # one host copy per epoch
         leaving = []
-        for k, (member, row) in enumerate(zip(self.members, table)):
+        for k, (member, row) in enumerate(zip(self.members, table, strict=True)):
             record = {"epoch": self.epoch, "step": self.step, "lr": row[1], "train/loss": row[0]}
-            record = member.record_epoch(record, losses[k], dict(zip(names, row[2:])))
+            record = member.record_epoch(record, losses[k], dict(zip(names, row[2:], strict=True)))
             if "diverged" not in record:
                 record["seconds"] = round(seconds, 4)
             if member.after_epoch(record, MemberView(self.net, k)):
@@ -193,7 +225,9 @@ class CohortTrainer:
     def _update_plateau(self) -> None:
         if any(m.plateau is not None for m in self.members):
             factors = [m.plateau_factor for m in self.members]
-            self.per_member["plateau"] = torch.tensor(factors, dtype=torch.float64, device=self.device)
+            self.per_member["plateau"] = torch.tensor(
+                factors, dtype=torch.float64, device=self.device
+            )
 
     def keep(self, rows: list[int]) -> None:
         """Only the members at ``rows`` go on: cut every stacked tensor down to them."""
@@ -203,3 +237,18 @@ class CohortTrainer:
         self.per_member = {k: v.index_select(0, index) for k, v in self.per_member.items()}
         self.members = [self.members[k] for k in rows]
         self.seeds = [self.seeds[k] for k in rows]
+
+
+def accumulation_weights(n_rows: int, batch_size: int | None, accumulate: int) -> list[float]:
+    """Weight of each micro-batch's mean loss under gradient accumulation: its rows over the
+    rows of its accumulation group, so an accumulated step follows the group's mean loss (the
+    rule of the module engine on main, ``tuneforge.recipe.accumulation_weights``; equal to
+    ``1 / accumulate`` when every group is full)."""
+    if batch_size is None:
+        return [1.0]
+    sizes = [min(batch_size, n_rows - start) for start in range(0, n_rows, batch_size)]
+    weights: list[float] = []
+    for first in range(0, len(sizes), accumulate):
+        group = sizes[first : first + accumulate]
+        weights += [size / sum(group) for size in group]
+    return weights

@@ -1,0 +1,64 @@
+"""group_cohorts: what a cohort can batch stays together; what it cannot splits."""
+
+from __future__ import annotations
+
+import pytest
+from cohort_helpers import make
+
+from tuneforge.engine.cohort import group_cohorts
+
+BASE = ["data.source=iris", "model.hidden=[16, 8]"]
+
+BATCHED = [  # differences a cohort batches: all of these share one group with the base
+    "train.optimizer.lr=0.1",
+    "train.optimizer.name=adamw",
+    "train.optimizer.betas=[0.8, 0.9]",
+    "train.regularization.l2=0.01",
+    "train.regularization.l1_mode=proximal",
+    "train.schedule.name=cosine",
+    "train.epochs=5",
+    "train.seed=3",
+    "train.clip_grad_norm=1.0",
+    "model.hidden=[64, 2]",
+    "model.dropout=0.3",
+    "model.init=xavier",
+    "train.early_stopping.patience=3",
+]
+SPLIT = [  # differences it cannot batch: each starts a group of its own
+    "model.activation=tanh",
+    "model.hidden=[16]",
+    "model.norm=batch",
+    "model.kind=logistic",
+    "train.batch_size=32",
+    "train.optimizer.name=sgd",
+    "train.optimizer.name=rmsprop",
+    "train.loss=cross_entropy",  # explicit loss vs inferred: same loss, still kept apart (cheap)
+    "data.source=wine",
+    "data.split.seed=1",
+    "train.accumulate=2",
+]
+
+
+def test_batchable_differences_share_a_group() -> None:
+    cfgs = [make(*BASE)] + [make(*BASE, o) for o in BATCHED]
+    assert group_cohorts(cfgs, max_members=64) == [list(range(len(cfgs)))]
+
+
+@pytest.mark.parametrize("override", SPLIT)
+def test_structural_differences_split(override: str) -> None:
+    other = (
+        make("data.source=iris", override)
+        if override.startswith("model.kind")
+        else make(*BASE, override)
+    )
+    cfgs = [make(*BASE), other, make(*BASE, "train.optimizer.lr=0.5")]
+    assert group_cohorts(cfgs) == [[0, 2], [1]]
+
+
+def test_groups_are_capped_and_keep_first_appearance_order() -> None:
+    a = [make(*BASE, f"train.optimizer.lr={lr}") for lr in (0.1, 0.2, 0.3, 0.4, 0.5)]
+    b = make(*BASE, "model.activation=gelu")
+    cfgs = [a[0], b, *a[1:]]
+    assert group_cohorts(cfgs, max_members=2) == [[0, 2], [1], [3, 4], [5]]
+    with pytest.raises(ValueError):
+        group_cohorts(cfgs, max_members=0)
