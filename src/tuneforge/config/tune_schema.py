@@ -106,7 +106,7 @@ class TuneConfig(_Strict):
     # best on the default study (benchmarks/RESULTS.md): faster than 1, 32 or 64 at the same best
     # score, and TPE still learns from 4 rounds of 16.
     cohort: PositiveInt = 1
-    compile: bool = False  # reserved for torch.compile of cohorts; not used yet
+    compile: bool = False  # torch.compile each cohort's step (tune.cohort > 1)
 
     @field_validator("objective", mode="before")
     @classmethod

@@ -161,9 +161,9 @@ class CohortExecutor(ModuleExecutor):
     """
 
     def __init__(self, objectives: Sequence[Objective], cv: int | None,
-                 decides_at: Callable[[int], bool], size: int):  # fmt: skip
+                 decides_at: Callable[[int], bool], size: int, compile: bool = False):  # fmt: skip
         super().__init__(objectives, cv, decides_at)
-        self.batch_size = size
+        self.batch_size, self.compile = size, compile
 
     def __call__(self, jobs: Sequence[TrialJob]) -> list[TrialOutcome]:
         from tuneforge.engine.cohort import group_cohorts, unsupported
@@ -192,7 +192,7 @@ class CohortExecutor(ModuleExecutor):
                     offset = f * jobs[i].config.train.epochs
                     reporters[i] = Reporter(jobs[i].trial, self.metric, self.decides_at, offset)
                 runs = train_cohort(cfgs, [[reporters[i]] for i in alive],
-                                    data=self.data(cfgs[0], fold))  # fmt: skip
+                                    data=self.data(cfgs[0], fold), compile=self.compile)  # fmt: skip
                 for i, run in zip(alive, runs, strict=True):
                     summaries[i].append(run.summary)
                 alive = [i for i in alive if summaries[i][-1]["status"] not in ("pruned", "diverged")]

@@ -87,8 +87,8 @@ def make_plan(
     plan.folder = Path(tune.out) if tune.out else Path("runs") / plan.name
     _check_sampler(plan)
     _check_refit(plan)
-    if tune.compile:
-        plan.notes.append("tune.compile is not used yet: cohorts train in eager mode")
+    if tune.compile and tune.cohort == 1:
+        plan.notes.append("tune.compile compiles cohorts; with tune.cohort 1 it does nothing")
     if plan.storage is None and tune.workers > 1:
         raise ConfigError(f"{source}: tune.workers: {tune.workers} workers need a shared storage; "
                           f"tune.storage is null (in memory)")  # fmt: skip

@@ -113,7 +113,8 @@ class Runner:
         self.plan, self.study, self.log = plan, study, log
         decides_at = PRUNERS[plan.pruner].decides_at
         if executor is None and plan.tune.cohort > 1:
-            executor = CohortExecutor(plan.objectives, plan.cv, decides_at, plan.tune.cohort)
+            executor = CohortExecutor(plan.objectives, plan.cv, decides_at, plan.tune.cohort,
+                                      plan.tune.compile)  # fmt: skip
         self.executor = executor or ModuleExecutor(plan.objectives, plan.cv, decides_at)
         if isinstance(self.executor, ModuleExecutor):
             self.executor.share(plan.base, plan.data)
