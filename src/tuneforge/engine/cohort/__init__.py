@@ -45,6 +45,7 @@ def train_cohort(
     fold: int | None = None,
     refit: bool = False,
     data: Dataset | None = None,
+    compile: bool = False,
 ) -> list[Run]:
     """Train ``configs`` (one cohort: see :func:`group_cohorts`) together; one ``Run`` each.
 
@@ -57,6 +58,9 @@ def train_cohort(
             leave the cohort while the others go on.
         device: where to train; default ``train.device`` of the first config.
         fold, refit, data: as for ``tuneforge.train``; ``data`` reuses a prepared data set.
+        compile: run the objective and the optimizer update through ``torch.compile``. It
+            costs seconds once per process (later cohorts of any size reuse it) and saves
+            15-25% of a step on CPU; see ``benchmarks/cohort_step.py`` for where it pays.
 
     Returns:
         ``Run`` objects in the order of ``configs``, with ``summary`` as ``tuneforge.train``
@@ -77,7 +81,7 @@ def train_cohort(
         members.append(
             Member(i, cfg, Recipe.build(cfg.train, data), callbacks[i] if callbacks else ())
         )
-    trainer = CohortTrainer(members, data, device)
+    trainer = CohortTrainer(members, data, device, compile=compile)
     runs: list[Run | None] = [None] * len(configs)
     for member, row in trainer.fit():
         model = member_model(trainer, row)
