@@ -64,7 +64,8 @@ def train_cohort(
 
     Returns:
         ``Run`` objects in the order of ``configs``, with ``summary`` as ``tuneforge.train``
-        writes it plus ``summary["cohort"]`` (members, position) and ``path`` None.
+        writes it plus ``summary["cohort"]`` (members, position) and ``path`` None;
+        ``wall_time_s`` is the cohort's time from its start until that member left.
     """
     if not configs:
         return []
