@@ -62,3 +62,10 @@ def test_groups_are_capped_and_keep_first_appearance_order() -> None:
     assert group_cohorts(cfgs, max_members=2) == [[0, 2], [1], [3, 4], [5]]
     with pytest.raises(ValueError):
         group_cohorts(cfgs, max_members=0)
+
+
+def test_by_width_keeps_padding_under_two_fold() -> None:
+    widths = ["[100]", "[120]", "[300]", "[64]", "[512]", "[65]"]
+    cfgs = [make("data.source=iris", f"model.hidden={w}") for w in widths]
+    assert group_cohorts(cfgs) == [[0, 1, 2, 3, 4, 5]]
+    assert group_cohorts(cfgs, by_width=True) == [[0, 1, 5], [2, 4], [3]]

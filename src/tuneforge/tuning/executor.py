@@ -169,7 +169,9 @@ class CohortExecutor(ModuleExecutor):
         from tuneforge.engine.cohort import group_cohorts, unsupported
 
         outcomes: list[TrialOutcome | None] = [None] * len(jobs)
-        for group in group_cohorts([job.config for job in jobs], max_members=self.batch_size):
+        # Width bands: padding a 128-wide member to 512 costs more than a second cohort.
+        configs = [job.config for job in jobs]
+        for group in group_cohorts(configs, max_members=self.batch_size, by_width=True):
             members = [jobs[i] for i in group]
             if len(members) == 1 or unsupported(members[0].config):
                 results = [self.run(job) for job in members]

@@ -58,11 +58,14 @@ def train_cohort(
             leave the cohort while the others go on.
         device: where to train; default ``train.device`` of the first config.
         fold, refit, data: as for ``tuneforge.train``; ``data`` reuses a prepared data set.
-        compile: ``torch.compile`` the cohort step (pays on long runs; compile time counts).
+        compile: run the objective and the optimizer update through ``torch.compile``. It
+            costs seconds once per process (later cohorts of any size reuse it) and saves
+            15-25% of a step on CPU; see ``benchmarks/cohort_step.py`` for where it pays.
 
     Returns:
         ``Run`` objects in the order of ``configs``, with ``summary`` as ``tuneforge.train``
-        writes it plus ``summary["cohort"]`` (members, position) and ``path`` None.
+        writes it plus ``summary["cohort"]`` (members, position) and ``path`` None;
+        ``wall_time_s`` is the cohort's time from its start until that member left.
     """
     if not configs:
         return []
