@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from tuneforge.config.transforms import AugmentConfig, PrepConfig
+
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
@@ -44,6 +46,7 @@ class DataConfig(Strict):
     standardize: bool = True
     standardize_target: bool = True
     impute: Literal["mean", "median", "most_frequent"] | None = None
+    prep: PrepConfig = PrepConfig()  # polynomial -> select -> pca, fitted on training rows
 
 
 # -------------------------------------------------------------------------------------- model
@@ -221,6 +224,7 @@ class TrainConfig(Strict):
     clip_grad_value: PositiveFloat | None = None
     accumulate: PositiveInt = 1
     early_stopping: EarlyStoppingConfig | None = None
+    augment: AugmentConfig | None = None  # random changes to training batches (docs/data.md)
     seed: int = 0
     deterministic: bool = False
     device: str = "auto"
