@@ -74,8 +74,12 @@ def train(
     set_: SetOpt = [],  # noqa: B006 - typer reads the default, never mutates it
     resume: Annotated[Path | None, typer.Option(help="Continue a killed run from its folder.")] = None,
     quiet: QuietOpt = False,
+    seeds: Annotated[int, typer.Option(min=1, help="Train N times (train.seed, +1, ...): mean ± std.")] = 1,
 ) -> None:
     """Train one recipe and write its run directory."""
+    if seeds > 1:
+        _train_seeds(config, out, set_, resume, quiet, seeds)
+        return
     if resume is not None:
         cfg, folder = _resume_dir(resume, config, out, set_), resume
     else:
@@ -92,6 +96,33 @@ def train(
         console.print(f"[yellow]warning:[/] {warning}")
     if (folder / "report.html").is_file():
         console.print(f"report: {folder / 'report.html'}")
+
+
+def _train_seeds(config, out, overrides, resume, quiet, n: int) -> None:
+    if resume is not None:
+        raise TuneforgeError("--seeds: cannot be combined with --resume; resume one seed's run "
+                             "folder (<out>/seed<k>) on its own")  # fmt: skip
+    cfg = _load(config, overrides)
+    folder = _run_dir(cfg, out)
+    from tuneforge.cli_progress import EpochProgress
+    from tuneforge.evaluate.seeds import train_seeds
+
+    epochs = cfg.train.epochs
+    with EpochProgress(epochs * n, quiet, f"{n} seeds", per_run=epochs) as progress:
+        result = train_seeds(cfg, n, folder, callbacks=[progress])
+    _print_spread(f"{n} seeds {result['seeds']}: {folder}", result)
+    for run in result["runs"]:
+        if run["status"] not in ("completed", "early_stopped"):
+            console.print(f"[yellow]warning:[/] seed {run['seed']}: {run['status']}")
+
+
+def _print_spread(title: str, result: dict) -> None:
+    table = Table("metric", "mean ± std")
+    for key, mean in result["mean"].items():
+        table.add_row(key, f"{mean:.4f} ± {result['std'][key]:.4f}")
+    out = Console()
+    out.print(title, markup=False, highlight=False, soft_wrap=True)
+    out.print(table)
 
 
 @app.command()

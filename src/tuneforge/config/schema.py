@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from tuneforge.config.transforms import AugmentConfig, PrepConfig
 from tuneforge.config.tune_schema import TuneConfig
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -46,6 +47,7 @@ class DataConfig(Strict):
     standardize: bool = True
     standardize_target: bool = True
     impute: Literal["mean", "median", "most_frequent"] | None = None
+    prep: PrepConfig = PrepConfig()  # polynomial -> select -> pca, fitted on training rows
 
 
 # -------------------------------------------------------------------------------------- model
@@ -224,6 +226,7 @@ class TrainConfig(Strict):
     clip_grad_value: PositiveFloat | None = None
     accumulate: PositiveInt = 1
     early_stopping: EarlyStoppingConfig | None = None
+    augment: AugmentConfig | None = None  # random changes to training batches (docs/data.md)
     seed: int = 0
     deterministic: bool = False
     device: str = "auto"

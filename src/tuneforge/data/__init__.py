@@ -89,7 +89,7 @@ def encode(table: Table, rows: dict[str, np.ndarray], cfg: DataConfig, device) -
         raise DataError(f"data.categorical: columns {unknown} are not in {table.name}")
     encoder = fit_encoder(
         table.features, table.target, rows["train"], table.task, categorical,
-        cfg.impute, cfg.standardize, cfg.standardize_target,
+        cfg.impute, cfg.standardize, cfg.standardize_target, cfg.prep, cfg.split.seed,
     )  # fmt: skip
     features = encoder.transform(table.features, table.name)
     targets = encoder.encode_target(table.target)

@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import LabelEncoder, OneHotEncoder, StandardScaler
 
+from tuneforge.config.transforms import PrepConfig
+from tuneforge.data.reduce import fit_prep
 from tuneforge.errors import DataError
 
 
@@ -23,7 +25,7 @@ from tuneforge.errors import DataError
 class Encoder:
     """Turns a raw feature frame into a float32 matrix and targets into model targets."""
 
-    features: ColumnTransformer
+    features: ColumnTransformer | Pipeline  # a Pipeline when data.prep adds steps
     labels: LabelEncoder | None  # classification: class value <-> index
     target_mean: float = 0.0  # regression: y_model = (y - mean) / std
     target_std: float = 1.0
@@ -110,8 +112,14 @@ def fit_encoder(
     impute: str | None,
     standardize: bool,
     standardize_target: bool,
+    prep: PrepConfig | None = None,
+    seed: int = 0,
 ) -> Encoder:
-    """Fit every statistic (means, scales, categories, imputed values) on ``train_rows`` only."""
+    """Fit every statistic (means, scales, categories, imputed values) on ``train_rows`` only.
+
+    ``prep`` (``data.prep``) adds polynomial/select/pca steps, fitted on the same rows; ``seed``
+    seeds the randomized ones (mutual information, forest importances).
+    """
     numeric = [c for c in frame.columns if c not in categorical]
     num_steps = ([SimpleImputer(strategy=impute)] if impute else []) + (
         [StandardScaler()] if standardize else []
@@ -130,7 +138,11 @@ def fit_encoder(
     features.fit(train)
     if task == "classification":
         labels = LabelEncoder().fit(y)  # the label set is the whole column's, not a statistic
+        y_train = labels.transform(y.iloc[train_rows])
+        features = fit_prep(features, prep, train, y_train, task, seed)
         return Encoder(features, labels, columns=tuple(frame.columns), impute=impute)
+    if prep is not None:
+        features = fit_prep(features, prep, train, y.iloc[train_rows].to_numpy(np.float64), task, seed)
     mean, std = 0.0, 1.0
     if standardize_target:
         values = y.iloc[train_rows].to_numpy(dtype=np.float64)

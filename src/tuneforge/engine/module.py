@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from tuneforge.data import Batches, Dataset
+from tuneforge.data.augment import Augmenter
 from tuneforge.engine import checkpoint
 from tuneforge.engine.callbacks import EarlyStopping
 from tuneforge.evaluate.metrics import epoch_metrics, mode
@@ -90,6 +91,7 @@ class ModuleTrainer:
         self.probe = probe
         self.optimizer = make_optimizer(cfg.optimizer, model.parameters())
         self.batches = Batches(data.x["train"], data.y["train"], recipe.batch_size, seed)
+        self.augment = Augmenter.build(cfg.augment, data.x["train"], seed)  # None: off
         reg = cfg.regularization
         self.penalized = penalized_parameters(model, reg.include_bias)
         self.l1 = reg.l1 if reg.l1_mode == "penalty" else 0.0
@@ -140,7 +142,10 @@ class ModuleTrainer:
         for i, (x, y) in enumerate(self.batches):
             if self.scheduled and cfg.schedule.interval == "step":
                 self._set_lr(self.factors[self.step])
-            loss = self.recipe.mean_loss(model(x), y)
+            if self.augment is None:
+                loss = self.recipe.mean_loss(model(x), y)
+            else:  # training batches only: evaluation never sees augmented rows
+                loss = self.augment.mean_loss(model, x, y, self.recipe.mean_loss)
             objective = loss
             if self.has_penalty:
                 objective = loss + penalty(self.penalized, self.l1, cfg.regularization.l2)
@@ -210,6 +215,8 @@ class ModuleTrainer:
     # --------------------------------------------------------------------------- checkpoints
     def save(self, folder: Path) -> None:
         tensors = checkpoint.rng_state(self.batches.generator)
+        if self.augment is not None:
+            tensors |= self.augment.state()
         state = {"epoch": self.epoch, "step": self.step, "history": self.history,
                  "plateau_factor": self._plateau_factor}  # fmt: skip
         if self.plateau is not None:
@@ -224,6 +231,8 @@ class ModuleTrainer:
         device = self.data.x["train"].device
         tensors, state = checkpoint.load(folder, self.model, self.optimizer, device)
         checkpoint.restore_rng(tensors, self.batches.generator)
+        if self.augment is not None:
+            self.augment.load_state(tensors)
         self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
         self._plateau_factor = state["plateau_factor"]
         if self.plateau is not None:
