@@ -1,3 +1,21 @@
-"""Shared fixtures: a throwaway PostgreSQL server (``postgres_url``)."""
+"""Shared fixtures: one torch thread for every test, and a throwaway PostgreSQL server.
+
+One intra-op thread: the tests run tiny tensors, and on a shared 2-core machine torch's second
+OpenMP thread spins and waits (one backward of a 264×10 linear model: 0.1 ms alone, up to 10 ms
+contended).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
 
 from pg_server import postgres_url  # noqa: F401  (re-exported as a fixture)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -28,7 +28,7 @@ from tuneforge.engine.cohort.optim import (
 )
 from tuneforge.evaluate.metrics import epoch_metrics
 from tuneforge.models import build_model
-from tuneforge.recipe import penalty, soft_threshold_
+from tuneforge.recipe import accumulation_weights, penalty, soft_threshold_
 from tuneforge.recipe.losses import member_smoothed_cross_entropy
 from tuneforge.recipe.optimizers import optimizer_kwargs
 
@@ -238,17 +238,3 @@ class CohortTrainer:
         self.members = [self.members[k] for k in rows]
         self.seeds = [self.seeds[k] for k in rows]
 
-
-def accumulation_weights(n_rows: int, batch_size: int | None, accumulate: int) -> list[float]:
-    """Weight of each micro-batch's mean loss under gradient accumulation: its rows over the
-    rows of its accumulation group, so an accumulated step follows the group's mean loss (the
-    rule of the module engine on main, ``tuneforge.recipe.accumulation_weights``; equal to
-    ``1 / accumulate`` when every group is full)."""
-    if batch_size is None:
-        return [1.0]
-    sizes = [min(batch_size, n_rows - start) for start in range(0, n_rows, batch_size)]
-    weights: list[float] = []
-    for first in range(0, len(sizes), accumulate):
-        group = sizes[first : first + accumulate]
-        weights += [size / sum(group) for size in group]
-    return weights
