@@ -107,7 +107,7 @@ def test_member_models_are_plain_modules_of_their_own_width() -> None:
 
 def test_mixed_structures_are_refused() -> None:
     with pytest.raises(tuneforge.ConfigError, match="group_cohorts"):
-        train_cohort([make(*IRIS), make(*IRIS, "model.activation=tanh")])
+        train_cohort([make(*IRIS), make(*IRIS, "model.norm=layer")])
 
 
 @pytest.mark.slow

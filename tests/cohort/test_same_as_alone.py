@@ -14,6 +14,7 @@ from cohort_helpers import make, same_run
 
 import tuneforge
 from tuneforge.engine.cohort import train_cohort
+from tuneforge.engine.cohort.grouping import structure
 
 IRIS = ["data.source=iris", "train.batch_size=16", "train.epochs=18"]  # 6 steps/epoch: 108 steps
 
@@ -60,6 +61,20 @@ def test_sigmoid_mlp_sgd_with_masked_widths_and_proximal_l1() -> None:
     runs = check_cohort(cfgs)
     zeros = sum(int((p == 0).sum()) for p in runs[2].model.parameters())
     assert zeros > 0  # the proximal step made exact zeros, in the cohort as alone
+
+
+def test_members_with_different_activations_share_one_cohort() -> None:
+    """Each member keeps its own activation (sigmoid's padding masked); one leaves early."""
+    mlp = [*IRIS, "train.optimizer.lr=0.01"]
+    cfgs = [
+        make(*mlp, "model.hidden=[12, 6]", "model.activation=relu"),
+        make(*mlp, "model.hidden=[5, 9]", "model.activation=sigmoid"),
+        make(*mlp, "model.hidden=[12, 9]", "model.activation=gelu", "train.epochs=17"),
+        make(*mlp, "model.hidden=[7, 9]", "model.activation=tanh", "train.seed=4"),
+        make(*mlp, "model.hidden=[8, 3]", "model.activation=leaky_relu", "model.init=xavier"),
+    ]
+    assert len({structure(cfg) for cfg in cfgs}) == 1
+    check_cohort(cfgs)
 
 
 @pytest.mark.parametrize("family", ["rmsprop", "adagrad"])

@@ -50,8 +50,8 @@ def train_cohort(
     """Train ``configs`` (one cohort: see :func:`group_cohorts`) together; one ``Run`` each.
 
     Args:
-        configs: recipes with the same structure (data, depth, activation, loss, batch size,
-            optimizer family...); learning rates, regularization, schedules, widths, dropout,
+        configs: recipes with the same structure (data, depth, norm, loss, batch size,
+            optimizer family...); activations, learning rates, regularization, schedules, widths, dropout,
             seeds and epochs may differ.
         callbacks: per config, epoch callbacks; each gets that member's epoch record (the
             module engine's) and may return a status (e.g. ``"pruned"``) that makes the member
@@ -109,8 +109,8 @@ def _check_cohort(configs: Sequence[Config], callbacks) -> None:
             raise ConfigError(f"cohort member {i}: {reason}")
     keys = {structure(cfg) for cfg in configs}
     if len(keys) > 1:
-        raise ConfigError("cohort members differ in structure (data, depth, activation, loss, batch "
-                          "size, optimizer family...); split them with group_cohorts")  # fmt: skip
+        raise ConfigError("cohort members differ in structure (data, depth, norm, loss, batch size, "
+                          "optimizer family...); split them with group_cohorts")  # fmt: skip
     if callbacks is not None and len(callbacks) != len(configs):
         raise ValueError(
             f"callbacks: expected one list per config ({len(configs)}), got {len(callbacks)}"

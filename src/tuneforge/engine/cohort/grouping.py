@@ -3,7 +3,7 @@
 Batched per member (never split): learning rate, schedule (any name and parameters: a
 schedule is a row of learning-rate multipliers), optimizer hyperparameters within a family
 (Adam and AdamW are one family), weight decay, L1/L2 and their mode, gradient clipping, dropout,
-init scheme and seed, label smoothing, hidden widths (masked to the widest), epochs (a member leaves when its
+init scheme and seed, activation, label smoothing, hidden widths (masked to the widest), epochs (a member leaves when its
 own epochs are done), early stopping. Split: everything in :func:`structure`.
 """
 
@@ -38,7 +38,6 @@ def structure(cfg: Config, by_width: bool = False) -> str:
         "data": cfg.data.model_dump(mode="json"),
         "kind": model.kind,
         "depth": len(getattr(model, "hidden", [])),
-        "activation": getattr(model, "activation", None),
         "norm": getattr(model, "norm", None),
         "loss": [train.loss, train.huber_delta],  # label smoothing is per member
         "batch_size": train.batch_size,
@@ -71,7 +70,7 @@ def group_cohorts(
         >>> from tuneforge import load_config
         >>> a = load_config(overrides=["train.optimizer.lr=0.01"])
         >>> b = load_config(overrides=["train.optimizer.lr=0.1", "model.hidden=[32, 16]"])
-        >>> c = load_config(overrides=["model.activation=tanh"])
+        >>> c = load_config(overrides=["model.norm=layer"])
         >>> group_cohorts([a, b, c])
         [[0, 1], [2]]
     """

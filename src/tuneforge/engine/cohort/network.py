@@ -7,6 +7,10 @@ to the widest member with zeros. A forward pass is one batched matmul per layer 
 and a backward pass gives ``d objective / d theta`` in one tensor, which the batched optimizers
 update with a few whole-matrix ops.
 
+Activations may differ per member: each one is computed over the whole ``[K, n, W]`` tensor
+and ``torch.where`` keeps each member's own (an elementwise pass is cheap next to the matmuls,
+and one cohort instead of one per activation keeps the batched matmuls large).
+
 Width masking: a narrower member's padded units have zero incoming weights and bias, so their
 pre-activation is 0, and zero outgoing weights, so they add nothing downstream. Their gradients
 are exactly zero when the activation maps 0 to 0 (relu, tanh, gelu, leaky_relu); for the others
@@ -51,13 +55,16 @@ class CohortNet:
     """The members' parameters as ``theta [K, P]``, with a batched forward pass.
 
     Args:
-        modules: one freshly built ``nn.Module`` per member (same kind, depth, activation, norm).
+        modules: one freshly built ``nn.Module`` per member (same kind, depth and norm).
         model_cfgs: each member's ``model`` config (hidden widths and dropout may differ).
     """
 
     def __init__(self, modules: Sequence[nn.Module], model_cfgs: Sequence, device):
         first = model_cfgs[0]
-        self.activation = ACTIVATIONS[first.activation]() if first.kind == "mlp" else None
+        self.activation = (
+            MemberActivations([cfg.activation for cfg in model_cfgs], device)
+            if first.kind == "mlp" else None
+        )  # fmt: skip
         self.pieces = self._layout(modules)
         #: per hidden layer, the norm module of member 0 (for its kind, eps and momentum)
         self.norms = [_norm_layers(modules[0])[name] for name in _norm_layers(modules[0])]
@@ -69,8 +76,7 @@ class CohortNet:
             [cfg.hidden[i] for cfg in model_cfgs] for i in range(len(getattr(first, "hidden", [])))
         ]
         self.unit_masks = self._unit_masks(device)
-        moves_zero = self.activation is not None and bool(self.activation(torch.zeros(())) != 0)
-        self.mask_activations = moves_zero
+        self.mask_activations = self.activation is not None and self.activation.moves_zero()
         dropout = torch.tensor(
             [float(getattr(cfg, "dropout", 0.0)) for cfg in model_cfgs], device=device
         )
@@ -211,8 +217,37 @@ class CohortNet:
         self.norm_names = [self.norm_names[i] for i in members]
         self.hidden = [[widths[i] for i in members] for widths in self.hidden]
         self.unit_masks = [None if m is None else m.index_select(0, index) for m in self.unit_masks]
+        if self.activation is not None:
+            self.activation = self.activation.keep(members)
         if self.dropout is not None:
             self.dropout = self.dropout.index_select(0, index)
+
+
+class MemberActivations:
+    """Each member's activation function over ``[K, n, W]`` (one name, or one per member)."""
+
+    def __init__(self, names: Sequence[str], device):
+        self.names, self.device = list(names), device
+        self.functions = {name: ACTIVATIONS[name]() for name in dict.fromkeys(self.names)}
+        #: per activation, ``[K, 1, 1]``: True on the rows of the members that use it
+        self.rows = {
+            name: torch.tensor([n == name for n in self.names], device=device).view(-1, 1, 1)
+            for name in self.functions
+        }
+
+    def __call__(self, h: Tensor) -> Tensor:
+        (first, *others) = self.functions.items()
+        out = first[1](h)
+        for name, function in others:
+            out = torch.where(self.rows[name], function(h), out)
+        return out
+
+    def moves_zero(self) -> bool:
+        """Whether some member's activation maps 0 elsewhere (sigmoid): padding needs masks."""
+        return any(bool(f(torch.zeros(())) != 0) for f in self.functions.values())
+
+    def keep(self, members: list[int]) -> MemberActivations:
+        return MemberActivations([self.names[i] for i in members], self.device)
 
 
 def _norm_layers(module: nn.Module) -> dict[str, nn.Module]:
