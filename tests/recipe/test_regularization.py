@@ -16,7 +16,7 @@ from sklearn.linear_model import Lasso, LogisticRegression, Ridge
 import tuneforge
 from tuneforge.data import prepare
 from tuneforge.models import build_model
-from tuneforge.recipe import penalized_parameters, penalty, soft_threshold_
+from tuneforge.recipe import add_penalty_grad_, penalized_parameters, penalty, soft_threshold_
 
 FULL_BATCH = ["data.split.val=0", "train.batch_size=full", "train.checkpoint_every=0"]
 
@@ -61,6 +61,25 @@ def test_penalty_with_member_dims_sums_each_member_separately():
     got = penalty([stacked], 0.05, l2, member_dims=1)
     want = torch.stack([0.05 * w.abs().sum() + l2[k] * w.square().sum() for k, w in enumerate(stacked)])
     torch.testing.assert_close(got, want)
+
+
+def test_add_penalty_grad_equals_autograd_of_the_penalty_per_member():
+    """λ per member and entry (0: not penalized) gives each member's own penalty gradient."""
+    torch.manual_seed(0)
+    theta = torch.randn(3, 40, dtype=torch.float64)
+    theta[0, :5] = 0.0  # |θ| at 0: both give the subgradient 0
+    l1 = torch.tensor([0.0, 0.3, 0.05], dtype=torch.float64)
+    l2 = torch.tensor([0.2, 0.0, 0.01], dtype=torch.float64)
+    penalized = (torch.arange(40) < 30).double()  # the last 10 entries: biases, left alone
+    leaf = theta.clone().requires_grad_()
+    total = penalty([leaf[:, :30]], l1, l2, member_dims=1).sum()
+    (expected,) = torch.autograd.grad(total, leaf)
+    grad = torch.zeros_like(theta)
+    add_penalty_grad_(grad, theta, l1[:, None] * penalized, l2[:, None] * penalized)
+    torch.testing.assert_close(grad, expected, rtol=1e-12, atol=0)
+    unchanged = torch.ones_like(theta)
+    add_penalty_grad_(unchanged, theta, None, None)
+    assert bool((unchanged == 1).all())
 
 
 def test_soft_threshold_shrinks_towards_zero_and_makes_exact_zeros():

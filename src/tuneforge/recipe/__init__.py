@@ -15,10 +15,16 @@ from tuneforge.config.schema import TrainConfig
 from tuneforge.errors import ConfigError
 from tuneforge.recipe.losses import LOSSES, Loss, default_loss, make_loss, n_outputs
 from tuneforge.recipe.optimizers import OPTIMIZERS, make_optimizer
-from tuneforge.recipe.regularization import penalized_parameters, penalty, soft_threshold_
+from tuneforge.recipe.regularization import (
+    add_penalty_grad_,
+    penalized_parameters,
+    penalty,
+    soft_threshold_,
+)
 from tuneforge.recipe.schedules import SCHEDULES, Plateau, lr_factors
 
 __all__ = [
+    "add_penalty_grad_",
     "LOSSES",
     "OPTIMIZERS",
     "SCHEDULES",

@@ -41,6 +41,22 @@ def penalty(
 
 
 @torch.no_grad()
+def add_penalty_grad_(
+    grad: torch.Tensor, param: torch.Tensor, l1: torch.Tensor | None, l2: torch.Tensor | None
+) -> None:
+    """In place: ``grad += ∂penalty/∂θ = λ₁·sign(θ) + 2·λ₂·θ`` (λ broadcast against θ).
+
+    The gradient :func:`penalty` gives through autograd, in one or two passes instead of the
+    forward and backward of the penalty's graph. The cohort engine uses it: with λ per member
+    and per entry (zero where an entry is not penalized) it is one ``addcmul`` over all members.
+    """
+    if l2 is not None:
+        grad.addcmul_(param, l2, value=2)
+    if l1 is not None:
+        grad.addcmul_(param.sign(), l1)
+
+
+@torch.no_grad()
 def soft_threshold_(params: Iterable[torch.Tensor], threshold: float | torch.Tensor) -> None:
     """In place: θ ← sign(θ)·max(|θ| − threshold, 0)."""
     for p in params:

@@ -4,8 +4,10 @@ Each member is first built exactly as the module engine builds it (``build_model
 seed, so its initial weights are the same numbers), then its tensors are copied into row k of
 ``theta [K, P]``: every layer's weight, bias and norm scale/shift is a slice of the row, padded
 to the widest member with zeros. A forward pass is one batched matmul per layer for all members
-and a backward pass gives ``d objective / d theta`` in one tensor, which the batched optimizers
-update with a few whole-matrix ops.
+and the backward pass gives each layer's gradient for all members. Autograd differentiates
+``params``, leaf tensors that are views of theta's storage (one per layer piece), rather than
+theta itself: differentiating slices of one tensor makes autograd copy the whole gradient
+matrix back together every step, which cost a third of a step's forward and backward.
 
 Activations may differ per member: each one is computed over the whole ``[K, n, W]`` tensor
 and ``torch.where`` keeps each member's own (an elementwise pass is cheap next to the matmuls,
@@ -38,9 +40,13 @@ class Piece:
     """One parameter of every member: where it sits in a row of theta and each member's shape."""
 
     keys: list[str]  # each member's state-dict key (positions shift with dropout layers)
-    shape: tuple[int, ...]  # the widest member's shape
-    shapes: list[tuple[int, ...]]  # each member's own shape
+    shape: tuple[int, ...]  # the widest member's shape, as stored (weights: [in, out])
+    shapes: list[tuple[int, ...]]  # each member's own shape, as stored
     is_weight: bool  # a matrix (penalized by default), not a bias or norm parameter
+
+    def stored(self, tensor: Tensor) -> Tensor:
+        """A member's tensor in the layout theta keeps: ``nn.Linear``'s ``[out, in]`` transposed."""
+        return tensor.T if self.is_weight else tensor
 
     @property
     def size(self) -> int:
@@ -70,7 +76,8 @@ class CohortNet:
         self.norms = [_norm_layers(modules[0])[name] for name in _norm_layers(modules[0])]
         #: per member, the state-dict prefix of each norm layer
         self.norm_names = [list(_norm_layers(m)) for m in modules]
-        self.theta = self._stack(modules, device).requires_grad_()
+        self.theta = self._stack(modules, device)
+        self.params = self._leaves()
         self.buffers = self._stack_buffers(modules, device)
         self.hidden = [
             [cfg.hidden[i] for cfg in model_cfgs] for i in range(len(getattr(first, "hidden", [])))
@@ -91,7 +98,10 @@ class CohortNet:
         per_member = [list(m.named_parameters()) for m in modules]
         pieces = []
         for params in zip(*per_member, strict=True):
-            shapes = [tuple(tensor.shape) for _, tensor in params]
+            # Weights are kept as [in, out]: the gradient of x @ W is then computed in the
+            # layout it is stored in (``[out, in]`` gave a transposed gradient that had to be
+            # copied, a quarter of an epoch's time for 512-wide digits MLPs).
+            shapes = [tuple(tensor.shape)[::-1] for _, tensor in params]
             widest = tuple(max(dims) for dims in zip(*shapes, strict=True))
             pieces.append(Piece([key for key, _ in params], widest, shapes, params[0][1].ndim >= 2))
         return pieces
@@ -99,10 +109,9 @@ class CohortNet:
     def _stack(self, modules: Sequence[nn.Module], device) -> Tensor:
         theta = torch.zeros(len(modules), sum(p.size for p in self.pieces), device=device)
         for k, module in enumerate(modules):
-            for (_, param), view in zip(
-                module.named_parameters(), self._split(theta[k : k + 1]), strict=True
-            ):
-                _crop(view[0], param.shape).copy_(param.detach())
+            parts = zip(module.parameters(), self.pieces, self._split(theta[k : k + 1]), strict=True)
+            for param, piece, view in parts:
+                _crop(view[0], piece.shapes[k]).copy_(piece.stored(param.detach()))
         return theta
 
     def _stack_buffers(self, modules: Sequence[nn.Module], device) -> dict[str, Tensor]:
@@ -140,18 +149,26 @@ class CohortNet:
         chunks = theta.split([p.size for p in self.pieces], dim=1)
         return [c.view(theta.shape[0], *p.shape) for c, p in zip(chunks, self.pieces, strict=True)]
 
-    def views(self, weights: bool, theta: Tensor | None = None) -> list[Tensor]:
+    def _leaves(self) -> list[Tensor]:
+        """Per piece, ``[K, *shape]``: a view of theta's storage that autograd treats as a leaf."""
+        return [view.detach().requires_grad_() for view in self._split(self.theta)]
+
+    def rows(self, tensor: Tensor) -> list[Tensor]:
+        """A ``[K, P]`` tensor laid out like theta, as ``[K, size]`` views, one per piece."""
+        return list(tensor.split([p.size for p in self.pieces], dim=1))
+
+    def views(self, weights: bool) -> list[Tensor]:
         """Views of theta: the matrices (``weights``) or everything else (biases, norm params)."""
-        split = self._split(self.theta if theta is None else theta)
+        split = self._split(self.theta)
         return [v for v, p in zip(split, self.pieces, strict=True) if p.is_weight == weights]
 
     def forward(self, x: Tensor, train: bool, generator: torch.Generator | None = None,
-                theta: Tensor | None = None) -> Tensor:  # fmt: skip
+                params: Sequence[Tensor] | None = None) -> Tensor:  # fmt: skip
         """Outputs ``[K, n, out]`` for inputs ``[n, in]`` (shared) or ``[K, n, in]`` (per member).
 
-        ``theta`` defaults to the network's own (given explicitly by compiled callers).
+        ``params`` defaults to the network's own (given explicitly by compiled callers).
         """
-        views = iter(self._split(self.theta if theta is None else theta))
+        views = iter(self.params if params is None else params)
         h = x
         for layer, mask in enumerate(self.unit_masks):
             h = _linear(h, next(views), next(views))
@@ -195,7 +212,7 @@ class CohortNet:
         """Member k as its own module's state dict, cropped to its own widths (copies)."""
         row = self.theta.detach()[k : k + 1]
         state = {
-            p.keys[k]: _crop(v[0], p.shapes[k]).clone()
+            p.keys[k]: p.stored(_crop(v[0], p.shapes[k])).clone(memory_format=torch.contiguous_format)
             for p, v in zip(self.pieces, self._split(row), strict=True)
         }
         for key, value in self.buffers.items():
@@ -208,7 +225,8 @@ class CohortNet:
 
     def keep(self, index: Tensor) -> None:
         """Keep only the members at ``index`` (in that order)."""
-        self.theta = self.theta.detach().index_select(0, index).requires_grad_()
+        self.theta = self.theta.index_select(0, index)
+        self.params = self._leaves()
         self.buffers = {k: v.index_select(0, index) for k, v in self.buffers.items()}
         members = index.tolist()
         for piece in self.pieces:
@@ -260,10 +278,10 @@ def _norm_layers(module: nn.Module) -> dict[str, nn.Module]:
 
 # ------------------------------------------------------------------------- batched layers
 def _linear(h: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """``h @ Wᵀ + b`` per member; ``h`` is ``[n, in]`` (shared) or ``[K, n, in]``."""
+    """``h @ W + b`` per member (``W`` stored ``[K, in, out]``); ``h`` is ``[n, in]`` or ``[K, n, in]``."""
     if h.dim() == 2:
-        return torch.matmul(h, weight.transpose(1, 2)) + bias.unsqueeze(1)
-    return torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+        return torch.matmul(h, weight) + bias.unsqueeze(1)
+    return torch.baddbmm(bias.unsqueeze(1), h, weight)
 
 
 def _dropout(h: Tensor, p: Tensor, generator: torch.Generator | None) -> Tensor:

@@ -28,11 +28,17 @@ from tuneforge.engine.cohort.optim import (
 )
 from tuneforge.evaluate.metrics import epoch_metrics
 from tuneforge.models import build_model
-from tuneforge.recipe import accumulation_weights, penalty, soft_threshold_
+from tuneforge.recipe import accumulation_weights, add_penalty_grad_, soft_threshold_
 from tuneforge.recipe.losses import member_smoothed_cross_entropy
 from tuneforge.recipe.optimizers import optimizer_kwargs
 
 INF = float("inf")
+
+#: Entries of every optimizer tensor updated at once. The optimizer runs over column chunks of
+#: theta so that a chunk of parameters, gradients and state (about 1 MiB each) stays in a core's
+#: L2 cache through all of a step's elementwise passes; over the whole ``[K, P]`` matrix each
+#: pass streams it from memory. Adam on 16 x 38k entries: 1.1 ms a step instead of 1.8-3 ms.
+CHUNK_ENTRIES = 1 << 18
 
 
 class CohortTrainer:
@@ -56,8 +62,12 @@ class CohortTrainer:
         opt_cfgs = [c.train.optimizer for c in cfgs]
         hyper = member_hyperparameters([optimizer_kwargs(o) for o in opt_cfgs],
                                        [o.name for o in opt_cfgs], device)  # fmt: skip
-        self.optimizer = OPTIMIZERS[FAMILIES[opt_cfgs[0].name]]([self.net.theta], hyper)
+        self.columns = max(256, CHUNK_ENTRIES // len(self.members))
+        self.optimizer = OPTIMIZERS[FAMILIES[opt_cfgs[0].name]](
+            self._chunks(self.net.rows(self.net.theta)), hyper
+        )
         self.per_member = self._per_member_tensors()
+        self.per_member |= self._penalty_rows()
         self.uses = {k: bool((v != 0).any()) for k, v in self.per_member.items() if v.ndim == 1}
         self.uses |= {
             k: bool(torch.isfinite(self.per_member[k]).any()) for k in ("clip_value", "clip_norm")
@@ -99,6 +109,20 @@ class CohortTrainer:
         out["plateau"] = torch.ones(len(self.members), dtype=torch.float64)
         return {k: v.to(self.device) for k, v in out.items()}
 
+    def _penalty_rows(self) -> dict[str, Tensor]:
+        """λ₁ and λ₂ per member and entry of theta, ``[K, P]`` (0 where an entry isn't penalized).
+
+        The penalty's gradient is added to the data gradient in one pass per term
+        (:func:`add_penalty_grad_`) instead of differentiating the penalty: it spared a second
+        pass over the penalty's graph.
+        """
+        weights = torch.cat([torch.full((p.size,), p.is_weight, dtype=torch.bool)
+                             for p in self.net.pieces]).to(self.device)  # fmt: skip
+        bias = self.per_member["bias"].bool()[:, None]
+        penalized = (weights[None, :] | bias).to(self.net.theta.dtype)  # [K, P], like theta
+        return {f"{name}_rows": self.per_member[name].to(penalized.dtype)[:, None] * penalized
+                for name in ("l1", "l2") if bool((self.per_member[name] != 0).any())}  # fmt: skip
+
     # ------------------------------------------------------------------------------ the loop
     def fit(self) -> Iterator[tuple[Member, int]]:
         """Train until every member has left; yields ``(member, row)`` as each one leaves."""
@@ -112,26 +136,44 @@ class CohortTrainer:
         net, optimizer, k = self.net, self.optimizer, len(self.members)
         batches = len(self.batches[self.seeds[0]])
         losses = torch.empty(k, batches, device=self.device)
-        grad = None
+        grads = None
         for i, (x, y) in enumerate(self._epoch_batches()):
             lr = self.per_member["lr"][:, self.step] * self.per_member["plateau"]
-            objective, loss = self.objective(net.theta, x, y, self.micro_weights[i])
-            (step_grad,) = torch.autograd.grad(objective, net.theta)
+            objective, loss = self.objective(net.params, x, y, self.micro_weights[i])
+            step_grads = torch.autograd.grad(objective, net.params)
             net.batches_seen += 1
-            grad = step_grad if grad is None else grad + step_grad
+            grads = step_grads if grads is None else [g + s for g, s in zip(grads, step_grads, strict=True)]
             losses[:, i] = loss
             if (i + 1) % self.accumulate and i + 1 < batches:
                 continue  # accumulate gradients over more micro-batches
+            rows = [g.reshape(k, -1) for g in grads]  # per piece [K, size], laid out like theta
+            self._add_penalty_grads(rows)
+            rows = self._chunks(rows)
             if self.uses["clip_value"]:
-                clip_grad_value_([grad], self.per_member["clip_value"])
+                clip_grad_value_(rows, self.per_member["clip_value"])
             if self.uses["clip_norm"]:
-                clip_grad_norm_([grad], self.per_member["clip_norm"])
-            optimizer.step([net.theta], [grad], lr)
+                clip_grad_norm_(rows, self.per_member["clip_norm"])
+            optimizer.step(self._chunks(net.rows(net.theta)), rows, lr)
             if self.uses["prox_l1"]:
                 self._proximal_step(lr)
-            grad, self.step = None, self.step + 1
+            grads, self.step = None, self.step + 1
         self.last_lr = lr
         return losses
+
+    def _chunks(self, rows: Sequence[Tensor]) -> list[Tensor]:
+        """Column chunks of each ``[K, size]`` tensor (views), the optimizer's unit of work."""
+        return [chunk for row in rows for chunk in row.split(self.columns, dim=1)]
+
+    def _add_penalty_grads(self, rows: Sequence[Tensor]) -> None:
+        l1, l2 = self.per_member.get("l1_rows"), self.per_member.get("l2_rows")
+        if l1 is None and l2 is None:
+            return
+        none = [None] * len(rows)
+        pieces = zip(rows, self.net.rows(self.net.theta),
+                     none if l1 is None else self.net.rows(l1),
+                     none if l2 is None else self.net.rows(l2), strict=True)  # fmt: skip
+        for grad, param, l1_row, l2_row in pieces:
+            add_penalty_grad_(grad, param, l1_row, l2_row)
 
     def loss(self, pred: Tensor, y: Tensor) -> Tensor:
         """Per-sample losses ``[K, n]``; label smoothing may differ per member (cross-entropy)."""
@@ -140,15 +182,15 @@ class CohortTrainer:
         return self.recipe.loss(pred, y)
 
     def _objective(
-        self, theta: Tensor, x: Tensor, y: Tensor, weight: float
+        self, params: Sequence[Tensor], x: Tensor, y: Tensor, weight: float
     ) -> tuple[Tensor, Tensor]:
-        """Σ over members of (mean data loss + penalty) · micro-batch weight, and the data losses.
+        """Σ over members of mean data loss · micro-batch weight, and the data losses.
 
-        ``theta`` is the network's, passed in so that ``torch.compile`` sees it as an input.
+        The penalty's gradient is added after the backward pass (``_penalty_rows``). ``params``
+        are the network's, passed in so that ``torch.compile`` sees them as inputs.
         """
-        pred = self.net.forward(x, train=True, generator=self.generator, theta=theta)
-        loss = self.loss(pred, y).mean(-1)
-        objective = loss + self._penalty(theta) if self.uses["l1"] or self.uses["l2"] else loss
+        pred = self.net.forward(x, train=True, generator=self.generator, params=params)
+        objective = loss = self.loss(pred, y).mean(-1)
         if self.accumulate > 1:  # the group's mean loss: rows here / rows in the group
             objective = objective * weight
         return objective.sum(), loss.detach()
@@ -165,17 +207,6 @@ class CohortTrainer:
         for start in range(0, rows.shape[1], size):
             index = rows[:, start : start + size]
             yield x[index], y[index]
-
-    def _penalty(self, theta: Tensor) -> Tensor:
-        """λ₁Σ|θ| + λ₂Σθ² per member over its matrices (and biases where ``include_bias``)."""
-        l1, l2 = self.per_member["l1"].float(), self.per_member["l2"].float()
-        total = penalty(self.net.views(True, theta), l1, l2, member_dims=1)
-        if self.uses["bias"]:
-            bias = self.per_member["bias"].float()
-            total = total + penalty(
-                self.net.views(False, theta), l1 * bias, l2 * bias, member_dims=1
-            )
-        return total
 
     def _proximal_step(self, lr: Tensor) -> None:
         """Soft-threshold by ``lr · λ₁`` per member (members without proximal L1 get 0: unchanged)."""
