@@ -44,7 +44,7 @@ def _crash_after(epoch):
 
 
 @pytest.mark.parametrize("model", [
-    {"kind": "cnn", "channels": [4], "hidden": 8, "dropout": 0.2},
+    {"kind": "cnn", "channels": [4], "head": 8, "dropout": 0.2},
     {"kind": "transformer", "d_model": 8, "heads": 2, "ff": 16, "dropout": 0.2},
 ])  # fmt: skip
 def test_a_stopped_run_resumes_to_identical_weights(tmp_path, model):
@@ -90,7 +90,7 @@ def test_sequence_run_predicts_and_evaluates_from_npz_and_refuses_csv(cli, tmp_p
 
 def test_cv_and_tune_run_the_new_kinds(cli, tmp_path):
     (tmp_path / "t.yaml").write_text(
-        "model: {kind: cnn, channels: [4], hidden: 0}\n"
+        "model: {kind: cnn, channels: [4], head: 0}\n"
         "train: {epochs: 1, diagnostics: {grad_every: 0}}\n"
         "tune:\n  trials: 2\n  cohort: 4\n  storage: memory\n  sampler: random\n"
         "  space: {model.channels: {choices: [[4], [4, 8]]}}\n")  # fmt: skip

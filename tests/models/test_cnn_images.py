@@ -20,7 +20,7 @@ FAST = {"diagnostics": {"grad_every": 0}}
 
 def test_cnn_on_digits_images_reaches_95_percent_test_accuracy():
     # Measured 0.964-0.989 over seeds 0-4 at 8-10 epochs; the default split's test part.
-    cfg = tuneforge.Config(model={"kind": "cnn", "channels": [16, 32], "hidden": 64},
+    cfg = tuneforge.Config(model={"kind": "cnn", "channels": [16, 32], "head": 64},
                            train={"epochs": 10, "optimizer": {"lr": 0.003}, **FAST})  # fmt: skip
     run = tuneforge.train(cfg)
     assert cfg.data.shape == "image"
@@ -84,7 +84,7 @@ def _write_folder(root, rgb=False):
 def test_image_folder_reads_one_class_per_subfolder_resized(tmp_path, rgb):
     source = _write_folder(tmp_path / "pics", rgb)
     cfg = validate({"data": {"source": source, "image_size": [8, 6], "split": {"test": 0.25}},
-                    "model": {"kind": "cnn", "channels": [4], "hidden": 0},
+                    "model": {"kind": "cnn", "channels": [4], "head": 0},
                     "train": {"epochs": 15, "optimizer": {"lr": 0.01}, **FAST}}, "t")  # fmt: skip
     data = prepare(cfg.data)
     assert data.x["train"].shape[1:] == (3 if rgb else 1, 8, 6)
@@ -112,7 +112,7 @@ def test_cnn_with_table_data_is_a_one_line_config_error():
 
 
 def test_augment_sees_image_batches_and_training_runs():
-    cfg = tuneforge.Config(model={"kind": "cnn", "channels": [4], "hidden": 0},
+    cfg = tuneforge.Config(model={"kind": "cnn", "channels": [4], "head": 0},
                            train={"epochs": 1, "augment": {"translate": 1, "cutout": 3}, **FAST})  # fmt: skip
     data = prepare(cfg.data)
     augment = Augmenter.build(cfg.train.augment, data.x["train"], 0)

@@ -13,7 +13,7 @@ EXAMPLES = {
     "linear": ({"kind": "linear"}, 6, lambda: torch.randn(5, 6)),
     "logistic": ({"kind": "logistic"}, 6, lambda: torch.randn(5, 6)),
     "mlp": ({"kind": "mlp", "hidden": [8], "norm": "batch"}, 6, lambda: torch.randn(5, 6)),
-    "cnn": ({"kind": "cnn", "channels": [4, 8], "hidden": 8}, [1, 8, 8],
+    "cnn": ({"kind": "cnn", "channels": [4, 8], "head": 8}, [1, 8, 8],
             lambda: torch.randn(5, 1, 8, 8)),
     "rnn": ({"kind": "rnn", "hidden_size": 8, "layers": 2, "bidirectional": True}, [7, 3],
             lambda: torch.randn(5, 7, 3)),

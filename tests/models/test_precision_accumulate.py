@@ -21,7 +21,7 @@ def _trainer(cfg):
     return ModuleTrainer(model, data, recipe, seed=cfg.train.seed)
 
 
-@pytest.mark.parametrize("model", [{"kind": "cnn", "channels": [8], "hidden": 32},
+@pytest.mark.parametrize("model", [{"kind": "cnn", "channels": [8], "head": 32},
                                    {"kind": "transformer", "d_model": 16, "heads": 2, "ff": 32}])  # fmt: skip
 def test_bf16_autocasts_the_forward_and_keeps_fp32_weights_and_state(model):
     cfg = tuneforge.Config(model=model, train={"epochs": 6, "precision": "bf16",
@@ -42,7 +42,7 @@ def test_bf16_autocasts_the_forward_and_keeps_fp32_weights_and_state(model):
 
 
 @pytest.mark.parametrize("model", [{"kind": "rnn", "cell": "gru", "hidden_size": 8},
-                                   {"kind": "cnn", "channels": [4], "hidden": 8, "batch_norm": False}])  # fmt: skip
+                                   {"kind": "cnn", "channels": [4], "head": 8, "batch_norm": False}])  # fmt: skip
 def test_two_micro_batches_of_16_step_like_one_batch_of_32(model):
     source = "sine" if model["kind"] == "rnn" else "digits"
 

@@ -92,3 +92,15 @@ def test_token_ids_with_a_vocabulary_train(tmp_path):
 def test_digits_as_a_sequence_are_eight_rows_of_eight_pixels():
     data = prepare(validate({"model": {"kind": "rnn"}}, "t").data)
     assert data.x["train"].shape[1:] == (8, 8) and data.n_features == [8, 8]
+
+
+def test_image_augmentation_on_sequences_is_a_config_error_and_noise_trains():
+    from tuneforge.errors import ConfigError
+
+    cfg = tuneforge.Config(data={"source": "sine"}, model={"kind": "rnn", "hidden_size": 8},
+                           train={"epochs": 1, "augment": {"translate": 1}, **FAST})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"^train\.augment: translate/flip/rotate/cutout need image"):
+        tuneforge.train(cfg)
+    cfg = tuneforge.Config(data={"source": "sine"}, model={"kind": "rnn", "hidden_size": 8},
+                           train={"epochs": 1, "augment": {"noise": 0.1, "mixup": 0.2}, **FAST})  # fmt: skip
+    assert tuneforge.train(cfg).summary["status"] == "completed"

@@ -33,7 +33,9 @@ class CNNModel(_Strict):
     activation: Activation = "relu"
     init: Init = "he"
     dropout: Fraction = 0.0  # before the head's layers
-    hidden: Annotated[int, Field(ge=0)] = 128  # width of the head's hidden layer; 0: none
+    # Width of the head's hidden layer; 0: none. Not `hidden` (mlp's list of widths): a key
+    # means one kind of value across kinds, so tune.space can tell how to sample it.
+    head: Annotated[int, Field(ge=0)] = 128
 
     @field_validator("kernel_size")
     @classmethod

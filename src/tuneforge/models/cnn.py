@@ -26,7 +26,7 @@ def image_shape(n_in: int | Sequence[int], kind: str) -> tuple[int, int, int]:
 
 def build_cnn(cfg: CNNModel, n_in: int | Sequence[int], n_out: int) -> nn.Sequential:
     """Per entry of ``channels``: ``conv -> [batch norm] -> activation -> [2x2 pool]``; then
-    ``flatten -> [dropout] -> [linear -> activation -> dropout] -> linear``.
+    ``flatten -> [dropout] -> [linear(head) -> activation -> dropout] -> linear``.
 
     Convolutions keep the size (padding ``kernel_size // 2``); a pool halves it while both sides
     are at least 2 pixels, so 8x8 digits and larger folder images both work.
@@ -49,13 +49,13 @@ def build_cnn(cfg: CNNModel, n_in: int | Sequence[int], n_out: int) -> nn.Sequen
     width = channels * height * width
     if cfg.dropout > 0:
         layers.append(nn.Dropout(cfg.dropout))
-    if cfg.hidden:
-        hidden = nn.Linear(width, cfg.hidden)
+    if cfg.head:
+        hidden = nn.Linear(width, cfg.head)
         init_linear(hidden, cfg.init, cfg.activation)
         layers += [hidden, ACTIVATIONS[cfg.activation]()]
         if cfg.dropout > 0:
             layers.append(nn.Dropout(cfg.dropout))
-        width = cfg.hidden
+        width = cfg.head
     head = nn.Linear(width, n_out)
     init_linear(head, cfg.init)
     layers.append(head)

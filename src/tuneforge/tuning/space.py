@@ -51,7 +51,7 @@ DEFAULT_SPACES |= {
     "cnn": {
         "train.optimizer.lr": {"low": 1e-3, "high": 1e-2, "log": True},
         "model.channels": {"choices": [[16, 32], [32, 64]]},
-        "model.hidden": {"choices": [0, 64, 128]},
+        "model.head": {"choices": [0, 64, 128]},
         "model.dropout": {"low": 0.0, "high": 0.3},
     },
     "rnn": {
