@@ -163,7 +163,7 @@ def evaluate(
 @app.command()
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
-    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV/parquet of feature rows.")],
+    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV/parquet of feature rows (.npz for image/sequence runs).")],
     out: Annotated[Path | None, typer.Option(help="Output CSV (default: stdout).")] = None,
 ) -> None:
     """Predict for the rows of a file; writes a CSV with a ``prediction`` column."""

@@ -10,6 +10,7 @@ import torch
 
 from tuneforge.data.sources import load_table
 from tuneforge.data.split import holdout
+from tuneforge.data.tensors import as_rows, load_arrays, read_npz_arrays
 from tuneforge.engine.module import predict_tensor
 from tuneforge.errors import DataError
 from tuneforge.evaluate.metrics import final_metrics
@@ -29,33 +30,68 @@ def read_rows(path: Path) -> pd.DataFrame:
 
 
 def predict_file(run_dir: Path, input_file: Path) -> pd.DataFrame:
-    """The input rows with a ``prediction`` column appended."""
+    """The input rows with a ``prediction`` column appended.
+
+    Image and sequence runs read an ``.npz`` (array ``x``, optional ``lengths``) and return one
+    row per input row: its position (``row``) and its ``prediction``.
+    """
     run = load_run(run_dir)
-    frame = read_rows(Path(input_file))
-    frame["prediction"] = run.predict(frame, source=str(input_file))
-    return frame
+    input_file = Path(input_file)
+    layout = run.encoder.layout
+    if layout == "table":
+        frame = read_rows(input_file)
+        frame["prediction"] = run.predict(frame, source=str(input_file))
+        return frame
+    if input_file.suffix.lower() != ".npz":
+        raise DataError(f"{input_file}: this run's model takes {layout} rows; give an .npz file "
+                        "with an array 'x' (and 'lengths' for padded sequences)")  # fmt: skip
+    x, _, lengths = read_npz_arrays(input_file, None)
+    x = as_rows(x, layout, str(input_file), lengths)
+    return pd.DataFrame({"row": np.arange(len(x)), "prediction": run.predict(x, source=str(input_file))})
 
 
 def evaluate_run(run_dir: Path, data: Path | None = None, part: str = "test") -> dict[str, float]:
     """Scores of a saved model on one of its own splits, or on a labelled file."""
     run = load_run(run_dir)
     cfg = run.config.data
-    if data is not None:
-        table = load_table(str(data), cfg.target, run.summary["task"], cfg.features)
-        rows = np.arange(len(table.target))
+    if data is None and part not in ("train", "val", "test"):
+        raise DataError(f"--part: expected train, val or test, got {part!r}")
+    name = str(data or cfg.source)
+    if run.encoder.layout == "table":
+        features, target = _table_rows(run, data, part)
+        x = run.encoder.transform(features, name)
     else:
-        if part not in ("train", "val", "test"):
-            raise DataError(f"--part: expected train, val or test, got {part!r}")
-        table = load_table(cfg.source, cfg.target, cfg.task, cfg.features)
-        split = holdout(table.target.to_numpy(), table.task, cfg.split.val, cfg.split.test,
-                        cfg.split.seed)  # fmt: skip
-        rows = dict(zip(("train", "val", "test"), split, strict=True))[part]
-    features = table.features.iloc[rows]
-    x = torch.as_tensor(run.encoder.transform(features, str(data or cfg.source)))
+        x, target = _array_rows(run, data, part)
+        x = run.encoder.transform_array(x, name)
     try:
-        y = run.encoder.encode_target(table.target.iloc[rows])
+        y = run.encoder.encode_target(target)
     except ValueError as exc:  # a label the model never saw
-        raise DataError(f"{data or cfg.source}: target column: {exc}") from None
-    pred = predict_tensor(run.model, x).numpy()
+        raise DataError(f"{name}: target column: {exc}") from None
+    pred = predict_tensor(run.model, torch.as_tensor(x)).numpy()
     enc = run.encoder
     return final_metrics(pred, y, run.summary["task"], enc.target_mean, enc.target_std)
+
+
+def _table_rows(run, data: Path | None, part: str) -> tuple[pd.DataFrame, pd.Series]:
+    cfg = run.config.data
+    if data is not None:
+        table = load_table(str(data), cfg.target, run.summary["task"], cfg.features)
+        return table.features, table.target
+    table = load_table(cfg.source, cfg.target, cfg.task, cfg.features)
+    rows = _split_rows(table.target, table.task, cfg, part)
+    return table.features.iloc[rows], table.target.iloc[rows]
+
+
+def _array_rows(run, data: Path | None, part: str) -> tuple[np.ndarray, pd.Series]:
+    cfg = run.config.data
+    if data is not None:
+        x, y, lengths = read_npz_arrays(Path(data), cfg.target or "y")
+        return as_rows(x, cfg.shape, str(data), lengths), pd.Series(y)
+    src = load_arrays(cfg)
+    rows = _split_rows(src.target, src.task, cfg, part)
+    return src.x[rows], src.target.iloc[rows]
+
+
+def _split_rows(target: pd.Series, task: str, cfg, part: str) -> np.ndarray:
+    split = holdout(target.to_numpy(), task, cfg.split.val, cfg.split.test, cfg.split.seed)
+    return dict(zip(("train", "val", "test"), split, strict=True))[part]

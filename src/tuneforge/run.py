@@ -52,7 +52,8 @@ class Run:
         """Predicted class labels (classification) or values (regression) for raw rows.
 
         Args:
-            rows: the raw feature columns (a frame by name, or an array in training order).
+            rows: the raw feature columns (a frame by name, or an array in training order);
+                for image / sequence runs an array of rows (``[N, C, H, W]``, ``[N, T, F]``...).
             source: what to call ``rows`` in error messages, e.g. the file they came from.
         """
         out = self._outputs(rows, source)
@@ -62,6 +63,9 @@ class Run:
         return self.encoder.decode_target(index)
 
     def _outputs(self, rows: pd.DataFrame | np.ndarray, source: str = "rows") -> np.ndarray:
+        if self.encoder.layout != "table":  # images / sequences: an array of whole rows
+            x = self.encoder.transform_array(np.asarray(rows), source)
+            return predict_tensor(self.model, torch.as_tensor(x, device=_device_of(self.model))).cpu().numpy()
         if not isinstance(rows, pd.DataFrame):
             rows = np.asarray(rows)
             if rows.ndim != 2 or rows.shape[1] != len(self.encoder.columns):
@@ -240,6 +244,7 @@ def check_against_data(cfg: Config, data: Dataset) -> None:
         raise ConfigError(f"model.kind: logistic needs a classification task but {source} is "
                           "a regression task; use kind: linear")  # fmt: skip
     _check_monitors(cfg, data)
+    _check_token_ids(cfg, data)
 
 
 def _check_monitors(cfg: Config, data: Dataset) -> None:
@@ -256,6 +261,14 @@ def _check_monitors(cfg: Config, data: Dataset) -> None:
                               f"or val/ one of {sorted(names)}")  # fmt: skip
         if part == "val" and data.size("val") == 0:
             raise ConfigError(f"{key}: watches {metric} but data.split.val is 0 (no validation rows)")
+
+
+def _check_token_ids(cfg: Config, data: Dataset) -> None:
+    vocab = getattr(cfg.model, "vocab_size", None)
+    x = data.x["train"]
+    if vocab is not None and not x.is_floating_point() and len(x) and int(x.max()) >= vocab:
+        raise ConfigError(f"model.vocab_size: {vocab}, but {cfg.data.source} holds token id "
+                          f"{int(x.max())}; ids must lie in [0, vocab_size)")  # fmt: skip
 
 
 def _device_of(model: nn.Module) -> torch.device:

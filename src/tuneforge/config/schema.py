@@ -11,6 +11,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from tuneforge.config.arch_schema import (
+    INPUT_SHAPE,
+    Activation,
+    CNNModel,
+    Init,
+    RNNModel,
+    TransformerModel,
+)
 from tuneforge.config.transforms import AugmentConfig, PrepConfig
 from tuneforge.config.tune_schema import TuneConfig
 
@@ -48,13 +56,13 @@ class DataConfig(Strict):
     standardize_target: bool = True
     impute: Literal["mean", "median", "most_frequent"] | None = None
     prep: PrepConfig = PrepConfig()  # polynomial -> select -> pca, fitted on training rows
+    #: table: feature rows; image: [C, H, W] per row; sequence: [T, F] (or [T] token ids) per row.
+    #: None: from model.kind (cnn -> image, rnn/transformer -> sequence, else table).
+    shape: Literal["table", "image", "sequence"] | None = None
+    image_size: tuple[PositiveInt, PositiveInt] = (32, 32)  # [H, W] images of a folder are resized to
 
 
 # -------------------------------------------------------------------------------------- model
-Activation = Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu"]
-Init = Literal["default", "xavier", "he"]
-
-
 class LinearModel(Strict):
     kind: Literal["linear"] = "linear"
     init: Init = "default"
@@ -74,7 +82,10 @@ class MLPModel(Strict):
     norm: Literal["batch", "layer"] | None = None
 
 
-ModelConfig = Annotated[LinearModel | LogisticModel | MLPModel, Field(discriminator="kind")]
+ModelConfig = Annotated[
+    LinearModel | LogisticModel | MLPModel | CNNModel | RNNModel | TransformerModel,
+    Field(discriminator="kind"),
+]
 
 
 # ---------------------------------------------------------------------------------- optimizer
@@ -225,6 +236,7 @@ class TrainConfig(Strict):
     clip_grad_norm: PositiveFloat | None = None
     clip_grad_value: PositiveFloat | None = None
     accumulate: PositiveInt = 1
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: forward under torch.autocast; weights stay fp32
     early_stopping: EarlyStoppingConfig | None = None
     augment: AugmentConfig | None = None  # random changes to training batches (docs/data.md)
     seed: int = 0
@@ -304,6 +316,22 @@ class Config(Strict):
             return {"kind": "mlp", **value}
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_data_shape(cls, raw: Any) -> Any:
+        """``data.shape`` left out: the input the model kind takes (cnn -> image, ...)."""
+        if not isinstance(raw, dict):
+            return raw
+        model, data = raw.get("model"), raw.get("data", {})
+        kind = model.get("kind") if isinstance(model, dict) else getattr(model, "kind", None)
+        if kind not in INPUT_SHAPE:
+            return raw
+        if isinstance(data, dict) and data.get("shape") is None:
+            return {**raw, "data": {**data, "shape": INPUT_SHAPE[kind]}}
+        if isinstance(data, DataConfig) and data.shape is None:
+            return {**raw, "data": data.model_copy(update={"shape": INPUT_SHAPE[kind]})}
+        return raw
+
     @model_validator(mode="after")
     def _consistent(self) -> Config:
         loss, kind, task = self.train.loss, self.model.kind, self.data.task
@@ -313,4 +341,10 @@ class Config(Strict):
             raise ValueError(f"train.loss: {loss} needs a classification task, not regression")
         if loss in ("mse", "mae", "huber") and (task == "classification" or kind == "logistic"):
             raise ValueError(f"train.loss: {loss} is a regression loss; use cross_entropy or bce")
+        wanted, shape = INPUT_SHAPE.get(kind, "table"), self.data.shape or "table"
+        if kind in INPUT_SHAPE and shape != wanted:
+            raise ValueError(f"model.kind: {kind} needs {wanted} data, but data.shape is {shape}")
+        if shape != "table" and kind in ("linear", "logistic", "mlp"):
+            raise ValueError(f"model.kind: {kind} takes table rows, but data.shape is {shape}; "
+                             "use cnn (image) or rnn/transformer (sequence)")  # fmt: skip
         return self

@@ -10,6 +10,9 @@ STARTERS = {
     "mlp": "MLP classifier on digits (the built-in default recipe)",
     "linear": "linear regression on y = 3x + noise by full-batch gradient descent",
     "logistic": "L2 logistic regression on breast_cancer",
+    "cnn": "small CNN on digits as 8x8 images",
+    "rnn": "LSTM forecasting a noisy sine wave (regression)",
+    "transformer": "transformer encoder on digits as sequences, warmup + cosine",
 }
 
 

@@ -17,6 +17,7 @@ from tuneforge.data.batches import Batches
 from tuneforge.data.prep import Encoder, categorical_columns, check_missing, fit_encoder
 from tuneforge.data.sources import BUILTIN, Table, load_table
 from tuneforge.data.split import holdout, kfold
+from tuneforge.data.tensors import ArraySource, fit_array_encoder, load_arrays
 from tuneforge.errors import DataError
 
 __all__ = ["BUILTIN", "Batches", "Dataset", "Encoder", "from_arrays", "load_table", "prepare"]
@@ -36,8 +37,10 @@ class Dataset:
     rows: dict[str, np.ndarray] = field(default_factory=dict)  # row positions in the source
 
     @property
-    def n_features(self) -> int:
-        return self.x["train"].shape[1]
+    def n_features(self) -> int | list[int]:
+        """Feature count of table rows; the row shape (``[C, H, W]``, ``[T, F]``, ``[T]``) else."""
+        x = self.x["train"]
+        return x.shape[1] if x.ndim == 2 and x.is_floating_point() else list(x.shape[1:])
 
     @property
     def classes(self) -> list | None:
@@ -64,8 +67,11 @@ def prepare(
         fold: for k-fold runs, which of ``cfg.folds`` folds of the non-test rows is validation.
         refit: train on train+val (no validation part), e.g. to refit a tuned recipe.
     """
-    table = load_table(cfg.source, cfg.target, cfg.task, cfg.features)
-    check_missing(table.features, cfg.impute, table.name)
+    if cfg.shape in ("image", "sequence"):
+        table = load_arrays(cfg)
+    else:
+        table = load_table(cfg.source, cfg.target, cfg.task, cfg.features)
+        check_missing(table.features, cfg.impute, table.name)
     if table.task == "regression" and not pd.api.types.is_numeric_dtype(table.target):
         raise DataError(f"{table.name}: target column {table.target.name!r} is not numeric, "
                         "so data.task cannot be regression")  # fmt: skip
@@ -79,7 +85,18 @@ def prepare(
     if refit:
         rows["train"] = np.concatenate([rows["train"], rows["val"]])
         rows["val"] = rows["val"][:0]
+    if isinstance(table, ArraySource):
+        return encode_arrays(table, rows, cfg, device)
     return encode(table, rows, cfg, device)
+
+
+def encode_arrays(src: ArraySource, rows: dict[str, np.ndarray], cfg: DataConfig, device) -> Dataset:
+    encoder = fit_array_encoder(src, rows["train"], cfg)
+    features = encoder.transform_array(src.x, src.name)
+    targets = encoder.encode_target(src.target)
+    x = {part: torch.as_tensor(features[idx], device=device) for part, idx in rows.items()}
+    y = {part: torch.as_tensor(targets[idx], device=device) for part, idx in rows.items()}
+    return Dataset(src.task, encoder, x, y, list(encoder.columns), rows)
 
 
 def encode(table: Table, rows: dict[str, np.ndarray], cfg: DataConfig, device) -> Dataset:

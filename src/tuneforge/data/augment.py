@@ -129,8 +129,16 @@ class Augmenter:
 
     @staticmethod
     def _image_shape(cfg: AugmentConfig, x: torch.Tensor) -> tuple[int, ...] | None:
+        if not x.is_floating_point():
+            raise ConfigError("train.augment: token ids cannot be augmented (noise and mixup "
+                              "need float features)")  # fmt: skip
         if x.ndim == 4:
             return tuple(x.shape[1:])
+        if x.ndim == 3 and cfg.image_ops:
+            raise ConfigError("train.augment: translate/flip/rotate/cutout need image data, "
+                              "not sequences; use noise or mixup")  # fmt: skip
+        if x.ndim == 3:
+            return None
         if cfg.image_shape is None:
             if cfg.image_ops:
                 raise ConfigError("train.augment.image_shape: translate/flip/rotate/cutout need "

@@ -25,14 +25,20 @@ from tuneforge.errors import DataError
 class Encoder:
     """Turns a raw feature frame into a float32 matrix and targets into model targets."""
 
-    features: ColumnTransformer | Pipeline  # a Pipeline when data.prep adds steps
+    features: ColumnTransformer | Pipeline | StandardScaler | None  # see `layout`
     labels: LabelEncoder | None  # classification: class value <-> index
     target_mean: float = 0.0  # regression: y_model = (y - mean) / std
     target_std: float = 1.0
     columns: tuple[str, ...] = ()
     impute: str | None = None  # data.impute: without it, missing values are an error
+    #: table: ``features`` is a ColumnTransformer (a Pipeline with data.prep); image/sequence:
+    #: a per-channel StandardScaler (None: not standardized) and ``columns`` names the channels.
+    layout: str = "table"
 
     def transform(self, frame: pd.DataFrame, source: str = "input") -> np.ndarray:
+        if self.layout != "table":
+            raise DataError(f"{source}: this model takes {self.layout} rows, not table columns; "
+                            "give an .npz file with an array 'x'")  # fmt: skip
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
             raise DataError(f"{source}: missing feature columns {missing}")
@@ -44,6 +50,20 @@ class Encoder:
         except (ValueError, TypeError) as exc:  # e.g. text in a column that was numeric
             raise DataError(f"{source}: cannot encode the feature columns ({exc})") from None
         return np.asarray(encoded, dtype=np.float32)
+
+    def transform_array(self, x: np.ndarray, source: str = "input") -> np.ndarray:
+        """Images ``[N, C, H, W]`` or sequences ``[N, T, F]`` / ``[N, T]``, as in training."""
+        from tuneforge.data.tensors import as_rows, scale
+
+        if self.layout == "table":
+            raise DataError(f"{source}: this model takes table rows, not a {x.ndim}-D array")
+        x = as_rows(x, self.layout, source)
+        channels = x.shape[1] if self.layout == "image" else x.shape[-1] if x.ndim == 3 else 0
+        if channels != len(self.columns):
+            raise DataError(f"{source}: expected {len(self.columns) or 'token id'} "
+                            f"{'channels' if self.layout == 'image' else 'features'} per step "
+                            f"as in training, got x of shape {list(x.shape)}")  # fmt: skip
+        return scale(self.features, x, self.layout)
 
     def encode_target(self, y: pd.Series) -> np.ndarray:
         if self.labels is not None:
@@ -65,6 +85,7 @@ class Encoder:
                 "target": [self.target_mean, self.target_std],
                 "columns": list(self.columns),
                 "impute": self.impute,
+                "layout": self.layout,
             },
             path,
         )
@@ -81,7 +102,8 @@ class Encoder:
         state = skops.io.load(path, trusted=trusted)
         mean, std = state["target"]
         columns = tuple(state["columns"])
-        return cls(state["features"], state["labels"], mean, std, columns, state.get("impute"))
+        return cls(state["features"], state["labels"], mean, std, columns, state.get("impute"),
+                   state.get("layout", "table"))  # fmt: skip
 
 
 def check_missing(frame: pd.DataFrame, impute: str | None, source: str) -> None:

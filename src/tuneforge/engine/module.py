@@ -105,6 +105,16 @@ class ModuleTrainer:
             self.plateau = Plateau(cfg.schedule, cfg.schedule.mode or mode(cfg.schedule.monitor))
         self.stopper = EarlyStopping(cfg.early_stopping) if cfg.early_stopping else None
         self.epoch, self.step, self.history = 0, 0, []
+        self.bf16 = cfg.precision == "bf16"
+        self.device_type = data.x["train"].device.type
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's outputs; with ``train.precision: bf16`` under autocast (the weights and
+        optimizer state stay fp32), returned as fp32 so the loss is computed in full precision."""
+        if not self.bf16:
+            return self.model(x)
+        with torch.autocast(self.device_type, dtype=torch.bfloat16):
+            return self.model(x).float()
 
     # ------------------------------------------------------------------------------ the loop
     def fit(self, callbacks: Sequence[EpochCallback] = (), checkpoint_dir: Path | None = None):
@@ -143,9 +153,9 @@ class ModuleTrainer:
             if self.scheduled and cfg.schedule.interval == "step":
                 self._set_lr(self.factors[self.step])
             if self.augment is None:
-                loss = self.recipe.mean_loss(model(x), y)
+                loss = self.recipe.mean_loss(self.forward(x), y)
             else:  # training batches only: evaluation never sees augmented rows
-                loss = self.augment.mean_loss(model, x, y, self.recipe.mean_loss)
+                loss = self.augment.mean_loss(self.forward, x, y, self.recipe.mean_loss)
             objective = loss
             if self.has_penalty:
                 objective = loss + penalty(self.penalized, self.l1, cfg.regularization.l2)

@@ -11,12 +11,17 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from tuneforge.models.cnn import build_cnn
 from tuneforge.models.mlp import build_linear, build_mlp
+from tuneforge.models.sequence import build_rnn, build_transformer
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "linear": build_linear,
     "logistic": build_linear,
     "mlp": build_mlp,
+    "cnn": build_cnn,
+    "rnn": build_rnn,
+    "transformer": build_transformer,
 }
 
 

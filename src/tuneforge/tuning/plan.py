@@ -11,6 +11,7 @@ from typing import Any
 from tuneforge.config import Config, parse_override, read_yaml, set_dotted, validate
 from tuneforge.config.tune_schema import TuneConfig
 from tuneforge.data import Dataset, prepare
+from tuneforge.engine.cohort.grouping import unsupported
 from tuneforge.errors import ConfigError
 from tuneforge.tuning.objective import Objective, resolve_objectives
 from tuneforge.tuning.space import SearchSpace, default_space
@@ -87,6 +88,8 @@ def make_plan(
     plan.folder = Path(tune.out) if tune.out else Path("runs") / plan.name
     _check_sampler(plan)
     _check_refit(plan)
+    if tune.cohort > 1 and (reason := unsupported(base)):
+        plan.notes.append(f"tune.cohort {tune.cohort}: {reason}; trials train one at a time")
     if tune.compile and tune.cohort == 1:
         plan.notes.append("tune.compile compiles cohorts; with tune.cohort 1 it does nothing")
     if plan.storage is None and tune.workers > 1:

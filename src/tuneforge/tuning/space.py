@@ -45,6 +45,27 @@ DEFAULT_SPACES: dict[str, dict[str, dict]] = {
         "train.schedule.name": {"choices": ["constant", "cosine"]},
     },
 }
+# Image and sequence kinds train one trial at a time (cohorts batch MLPs only): a few
+# structural keys beside the learning rate.
+DEFAULT_SPACES |= {
+    "cnn": {
+        "train.optimizer.lr": {"low": 1e-3, "high": 1e-2, "log": True},
+        "model.channels": {"choices": [[16, 32], [32, 64]]},
+        "model.head": {"choices": [0, 64, 128]},
+        "model.dropout": {"low": 0.0, "high": 0.3},
+    },
+    "rnn": {
+        "train.optimizer.lr": {"low": 1e-3, "high": 2e-2, "log": True},
+        "model.hidden_size": {"choices": [32, 64, 128]},
+        "model.cell": {"choices": ["lstm", "gru"]},
+    },
+    "transformer": {
+        "train.optimizer.lr": {"low": 3e-4, "high": 3e-3, "log": True},
+        "model.d_model": {"choices": [32, 64]},
+        "model.layers": {"choices": [1, 2]},
+        "model.dropout": {"low": 0.0, "high": 0.2},
+    },
+}
 #: Every other kind (linear, logistic and kinds added later): learning rate and L2 strength.
 FALLBACK_SPACE: dict[str, dict] = {
     "train.optimizer.lr": {"low": 1e-4, "high": 3e-1, "log": True},

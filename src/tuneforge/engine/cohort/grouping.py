@@ -24,6 +24,8 @@ def unsupported(cfg: Config) -> str | None:
     """Why ``cfg`` cannot train in a cohort, or None when it can."""
     if cfg.model.kind not in KINDS:
         return f"model.kind {cfg.model.kind!r} is not batched (cohorts support {', '.join(KINDS)})"
+    if cfg.train.precision != "fp32":
+        return f"train.precision {cfg.train.precision} is not batched (cohorts train in fp32)"
     return None
 
 
