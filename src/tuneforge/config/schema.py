@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from tuneforge.config.pretrained import PretrainedModel, link_data
 from tuneforge.config.transforms import AugmentConfig, PrepConfig
 from tuneforge.config.tune_schema import TuneConfig
 
@@ -48,6 +49,11 @@ class DataConfig(Strict):
     standardize_target: bool = True
     impute: Literal["mean", "median", "most_frequent"] | None = None
     prep: PrepConfig = PrepConfig()  # polynomial -> select -> pca, fitted on training rows
+    text: str | None = None  # a text column, tokenized for a pretrained Hugging Face model
+    max_length: PositiveInt = 128  # tokens kept per text (longer texts are truncated)
+    # Filled from model.* for kind pretrained (config/pretrained.py), not written by hand:
+    tokenizer: str | None = None  # the Hugging Face tokenizer folder or name for data.text
+    encoder_from: str | None = None  # a run directory whose fitted encoder.skops is reused
 
 
 # -------------------------------------------------------------------------------------- model
@@ -74,7 +80,9 @@ class MLPModel(Strict):
     norm: Literal["batch", "layer"] | None = None
 
 
-ModelConfig = Annotated[LinearModel | LogisticModel | MLPModel, Field(discriminator="kind")]
+ModelConfig = Annotated[
+    LinearModel | LogisticModel | MLPModel | PretrainedModel, Field(discriminator="kind")
+]
 
 
 # ---------------------------------------------------------------------------------- optimizer
@@ -313,4 +321,6 @@ class Config(Strict):
             raise ValueError(f"train.loss: {loss} needs a classification task, not regression")
         if loss in ("mse", "mae", "huber") and (task == "classification" or kind == "logistic"):
             raise ValueError(f"train.loss: {loss} is a regression loss; use cross_entropy or bce")
+        if kind == "pretrained":
+            link_data(self.model, self.data)
         return self

@@ -15,6 +15,7 @@ from tuneforge.config.schema import DataConfig
 from tuneforge.data.arrays import from_arrays
 from tuneforge.data.batches import Batches
 from tuneforge.data.prep import Encoder, categorical_columns, check_missing, fit_encoder
+from tuneforge.data.reuse import reuse_encoder
 from tuneforge.data.sources import BUILTIN, Table, load_table
 from tuneforge.data.split import holdout, kfold
 from tuneforge.errors import DataError
@@ -91,6 +92,8 @@ def encode(table: Table, rows: dict[str, np.ndarray], cfg: DataConfig, device) -
         table.features, table.target, rows["train"], table.task, categorical,
         cfg.impute, cfg.standardize, cfg.standardize_target, cfg.prep, cfg.split.seed,
     )  # fmt: skip
+    if cfg.encoder_from is not None:  # fine-tuning a run: keep its feature scaling (reuse.py)
+        encoder = reuse_encoder(encoder, cfg.encoder_from, table.features)
     features = encoder.transform(table.features, table.name)
     targets = encoder.encode_target(table.target)
     x = {part: torch.as_tensor(features[idx], device=device) for part, idx in rows.items()}

@@ -12,11 +12,13 @@ import torch
 from torch import nn
 
 from tuneforge.models.mlp import build_linear, build_mlp
+from tuneforge.models.pretrained import build_pretrained
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "linear": build_linear,
     "logistic": build_linear,
     "mlp": build_mlp,
+    "pretrained": build_pretrained,  # a tuneforge run or a Hugging Face model (pretrained.py)
 }
 
 
