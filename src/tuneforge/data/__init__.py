@@ -18,6 +18,7 @@ from tuneforge.data.prep import Encoder, categorical_columns, check_missing, fit
 from tuneforge.data.reuse import reuse_encoder
 from tuneforge.data.sources import BUILTIN, Table, load_table
 from tuneforge.data.split import holdout, kfold
+from tuneforge.data.text import encode_text, text_table
 from tuneforge.errors import DataError
 
 __all__ = ["BUILTIN", "Batches", "Dataset", "Encoder", "from_arrays", "load_table", "prepare"]
@@ -66,7 +67,8 @@ def prepare(
         refit: train on train+val (no validation part), e.g. to refit a tuned recipe.
     """
     table = load_table(cfg.source, cfg.target, cfg.task, cfg.features)
-    check_missing(table.features, cfg.impute, table.name)
+    if cfg.text is None:  # a text column is checked when it is tokenized
+        check_missing(table.features, cfg.impute, table.name)
     if table.task == "regression" and not pd.api.types.is_numeric_dtype(table.target):
         raise DataError(f"{table.name}: target column {table.target.name!r} is not numeric, "
                         "so data.task cannot be regression")  # fmt: skip
@@ -80,6 +82,8 @@ def prepare(
     if refit:
         rows["train"] = np.concatenate([rows["train"], rows["val"]])
         rows["val"] = rows["val"][:0]
+    if cfg.text is not None:  # a text column for a pretrained Hugging Face model (text.py)
+        return encode_text(text_table(table, cfg.text), rows, cfg, device)
     return encode(table, rows, cfg, device)
 
 
