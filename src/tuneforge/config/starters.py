@@ -10,6 +10,7 @@ STARTERS = {
     "mlp": "MLP classifier on digits (the built-in default recipe)",
     "linear": "linear regression on y = 3x + noise by full-batch gradient descent",
     "logistic": "L2 logistic regression on breast_cancer",
+    "finetune": "fine-tune a finished run (model.kind: pretrained, freezing, per-group rates)",
 }
 
 
