@@ -118,3 +118,26 @@ def test_gradient_checkpointing_gives_the_same_gradients(sentences):
     assert grads[0].keys() == grads[1].keys()
     for name, grad in grads[0].items():
         torch.testing.assert_close(grads[1][name], grad, rtol=1e-4, atol=1e-6)
+
+
+def test_model_source_may_be_a_hugging_face_folder(sentences):
+    from tuneforge.models import build_model
+    from tuneforge.models.hf import HFModel
+
+    cfg = _config(sentences).model_dump()
+    cfg["model"]["source"], cfg["model"]["hf"] = cfg["model"]["hf"], None
+    cfg = Config(**cfg)
+    assert cfg.data.tokenizer == cfg.model.source and cfg.data.encoder_from is None
+    model = build_model(cfg.model, 2, 3, seed=0)
+    assert isinstance(model, HFModel) and model.head.out_features == 3
+    # embeddings, 6 transformer layers, the pooler
+    assert len(model.block_names) == 8 and model.block_names[0][0].startswith("body.embeddings")
+
+
+def test_missing_hugging_face_folder_is_one_config_error(sentences, tmp_path):
+    from tuneforge.errors import ConfigError
+
+    cfg = _config(sentences).model_dump()
+    cfg["model"]["hf"] = str(tmp_path / "gone")
+    with pytest.raises(ConfigError, match=r"^model.hf/model.source: .*gone: no such directory$"):
+        tuneforge.train(Config(**cfg))

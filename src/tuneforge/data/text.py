@@ -29,11 +29,14 @@ def load_tokenizer(name: str):
     except ImportError:
         raise ConfigError("data.text: tokenizing needs transformers; pip install "
                           "'tuneforge[hf]'") from None  # fmt: skip
+    if name.startswith(("/", ".", "~")) and not Path(name).expanduser().is_dir():
+        raise ConfigError(f"model.hf/model.source: {name}: no such directory")
     try:
         return AutoTokenizer.from_pretrained(name, local_files_only=True)
     except (OSError, ValueError) as exc:
         first = " ".join(str(exc).split())[:200]
-        raise ConfigError(f"model.source/model.hf: no local tokenizer at {name!r} ({first})") from None
+        raise ConfigError(f"model.hf/model.source: no tokenizer in {name!r} or in the local "
+                          f"Hugging Face cache; nothing is downloaded ({first})") from None  # fmt: skip
 
 
 @dataclass
