@@ -53,8 +53,9 @@ def _test_accuracy(cfg) -> float:
 def test_fine_tuning_beats_scratch_on_100_rows(source_run, digits_files):
     """Pre-trained on 1300 digits rows, fine-tuned on 104 others; scored on 393 held-out rows.
 
-    Measured (3 seeds): fine-tuned 0.98-0.99, scratch 0.87-0.90 at the same 15 epochs (and no
-    better with 4x the epochs); a frozen body with a fresh head (linear probe) 0.94-0.95.
+    Measured (seeds 0-4): fine-tuned 0.977-0.990; the same MLP from scratch 0.82-0.89 at the
+    same 15 epochs and 0.88-0.92 at 60; a frozen body with a fresh head (linear probe) 0.96-0.98.
+    The test runs seeds 0-2 and asserts a 0.03 margin over the best scratch run (measured 0.05).
     """
     target = digits_files[1]
     tuned, scratch, probe = [], [], []
