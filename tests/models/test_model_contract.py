@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import tempfile
+
 import pytest
 import torch
 
@@ -19,7 +22,20 @@ EXAMPLES = {
             lambda: torch.randn(5, 7, 3)),
     "transformer": ({"kind": "transformer", "d_model": 8, "heads": 2, "ff": 16}, [7, 3],
                     lambda: torch.randn(5, 7, 3)),
+    # a tiny finished run (iris: 4 features) as the source, with a new, seeded head
+    "pretrained": (lambda: {"kind": "pretrained", "source": _source_run(), "new_head": True}, 4,
+                   lambda: torch.randn(5, 4)),
 }  # fmt: skip
+
+
+@functools.cache
+def _source_run() -> str:
+    import tuneforge
+
+    folder = tempfile.mkdtemp(prefix="tuneforge-contract-")
+    tuneforge.train(tuneforge.load_config(overrides=[
+        "data.source=iris", "model.hidden=[8]", "train.epochs=1", "logging.report=false"]), folder)
+    return folder
 
 
 def test_every_registered_kind_has_an_example():
@@ -28,6 +44,7 @@ def test_every_registered_kind_has_an_example():
 
 def _model(kind, seed=0):
     raw, n_in, _ = EXAMPLES[kind]
+    raw = raw() if callable(raw) else raw
     cfg = validate({"model": raw, "data": {"task": "classification"}}, "test")
     return build_model(cfg.model, n_in, 3, seed=seed)
 

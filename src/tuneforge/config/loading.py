@@ -18,7 +18,7 @@ _UNION_TAGS = {
     "sgd", "adam", "adamw", "rmsprop", "adagrad",
     "constant", "inverse_time", "exponential", "step", "cosine", "plateau", "onecycle",
 }  # fmt: skip
-_UNION_TAGS |= {"cnn", "rnn", "transformer"}
+_UNION_TAGS |= {"cnn", "rnn", "transformer", "pretrained"}
 
 
 def load_config(

@@ -19,6 +19,7 @@ from tuneforge.config.arch_schema import (
     RNNModel,
     TransformerModel,
 )
+from tuneforge.config.pretrained import PretrainedModel, link_data
 from tuneforge.config.transforms import AugmentConfig, PrepConfig
 from tuneforge.config.tune_schema import TuneConfig
 
@@ -60,6 +61,11 @@ class DataConfig(Strict):
     #: None: from model.kind (cnn -> image, rnn/transformer -> sequence, else table).
     shape: Literal["table", "image", "sequence"] | None = None
     image_size: tuple[PositiveInt, PositiveInt] = (32, 32)  # [H, W] images of a folder are resized to
+    text: str | None = None  # a text column, tokenized for a pretrained Hugging Face model
+    max_length: PositiveInt = 128  # tokens kept per text (longer texts are truncated)
+    # Filled from model.* for kind pretrained (config/pretrained.py), not written by hand:
+    tokenizer: str | None = None  # the Hugging Face tokenizer folder or name for data.text
+    encoder_from: str | None = None  # a run directory whose fitted encoder.skops is reused
 
 
 # -------------------------------------------------------------------------------------- model
@@ -83,7 +89,7 @@ class MLPModel(Strict):
 
 
 ModelConfig = Annotated[
-    LinearModel | LogisticModel | MLPModel | CNNModel | RNNModel | TransformerModel,
+    LinearModel | LogisticModel | MLPModel | CNNModel | RNNModel | TransformerModel | PretrainedModel,
     Field(discriminator="kind"),
 ]
 
@@ -347,4 +353,6 @@ class Config(Strict):
         if shape != "table" and kind in ("linear", "logistic", "mlp"):
             raise ValueError(f"model.kind: {kind} takes table rows, but data.shape is {shape}; "
                              "use cnn (image) or rnn/transformer (sequence)")  # fmt: skip
+        if kind == "pretrained":
+            link_data(self.model, self.data)
         return self

@@ -13,6 +13,7 @@ STARTERS = {
     "cnn": "small CNN on digits as 8x8 images",
     "rnn": "LSTM forecasting a noisy sine wave (regression)",
     "transformer": "transformer encoder on digits as sequences, warmup + cosine",
+    "finetune": "fine-tune a finished run (model.kind: pretrained, freezing, per-group rates)",
 }
 
 

@@ -15,9 +15,11 @@ from tuneforge.config.schema import DataConfig
 from tuneforge.data.arrays import from_arrays
 from tuneforge.data.batches import Batches
 from tuneforge.data.prep import Encoder, categorical_columns, check_missing, fit_encoder
+from tuneforge.data.reuse import reuse_encoder
 from tuneforge.data.sources import BUILTIN, Table, load_table
 from tuneforge.data.split import holdout, kfold
 from tuneforge.data.tensors import ArraySource, fit_array_encoder, load_arrays
+from tuneforge.data.text import encode_text, text_table
 from tuneforge.errors import DataError
 
 __all__ = ["BUILTIN", "Batches", "Dataset", "Encoder", "from_arrays", "load_table", "prepare"]
@@ -71,6 +73,7 @@ def prepare(
         table = load_arrays(cfg)
     else:
         table = load_table(cfg.source, cfg.target, cfg.task, cfg.features)
+    if cfg.shape not in ("image", "sequence") and cfg.text is None:  # text: checked when tokenized
         check_missing(table.features, cfg.impute, table.name)
     if table.task == "regression" and not pd.api.types.is_numeric_dtype(table.target):
         raise DataError(f"{table.name}: target column {table.target.name!r} is not numeric, "
@@ -87,6 +90,8 @@ def prepare(
         rows["val"] = rows["val"][:0]
     if isinstance(table, ArraySource):
         return encode_arrays(table, rows, cfg, device)
+    if cfg.text is not None:  # a text column for a pretrained Hugging Face model (text.py)
+        return encode_text(text_table(table, cfg.text), rows, cfg, device)
     return encode(table, rows, cfg, device)
 
 
@@ -108,6 +113,8 @@ def encode(table: Table, rows: dict[str, np.ndarray], cfg: DataConfig, device) -
         table.features, table.target, rows["train"], table.task, categorical,
         cfg.impute, cfg.standardize, cfg.standardize_target, cfg.prep, cfg.split.seed,
     )  # fmt: skip
+    if cfg.encoder_from is not None:  # fine-tuning a run: keep its feature scaling (reuse.py)
+        encoder = reuse_encoder(encoder, cfg.encoder_from, table.features)
     features = encoder.transform(table.features, table.name)
     targets = encoder.encode_target(table.target)
     x = {part: torch.as_tensor(features[idx], device=device) for part, idx in rows.items()}

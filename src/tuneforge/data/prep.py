@@ -100,6 +100,10 @@ class Encoder:
         if unexpected:
             raise DataError(f"{path}: refusing to load unexpected types {unexpected}")
         state = skops.io.load(path, trusted=trusted)
+        if "text" in state:  # a tokenized text column (data/text.py)
+            from tuneforge.data.text import load_text_encoder
+
+            return load_text_encoder(state)
         mean, std = state["target"]
         columns = tuple(state["columns"])
         return cls(state["features"], state["labels"], mean, std, columns, state.get("impute"),

@@ -89,7 +89,10 @@ class ModuleTrainer:
         cfg = recipe.cfg
         self.model, self.data, self.recipe, self.cfg = model, data, recipe, cfg
         self.probe = probe
-        self.optimizer = make_optimizer(cfg.optimizer, model.parameters())
+        # Pretrained models give per-block groups (own learning rates, models/finetune.py).
+        groups = getattr(model, "param_groups", None)
+        params = groups(cfg.optimizer.lr) if callable(groups) else model.parameters()
+        self.optimizer = make_optimizer(cfg.optimizer, params)
         self.batches = Batches(data.x["train"], data.y["train"], recipe.batch_size, seed)
         self.augment = Augmenter.build(cfg.augment, data.x["train"], seed)  # None: off
         reg = cfg.regularization
@@ -147,6 +150,8 @@ class ModuleTrainer:
         cfg, model, optimizer = self.cfg, self.model, self.optimizer
         model.train()
         losses = []  # stays on the device; stacked once per epoch (no host sync per step)
+        if hasattr(model, "set_epoch"):  # freezing that changes with the epoch (fine-tuning)
+            model.set_epoch(self.epoch)
         if cfg.schedule.interval == "epoch":
             self._set_lr(self.factors[self.epoch])
         for i, (x, y) in enumerate(self.batches):

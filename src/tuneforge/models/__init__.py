@@ -14,6 +14,7 @@ from torch import nn
 from tuneforge.models.cnn import build_cnn
 from tuneforge.models.mlp import build_linear, build_mlp
 from tuneforge.models.sequence import build_rnn, build_transformer
+from tuneforge.models.pretrained import build_pretrained
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "linear": build_linear,
@@ -22,6 +23,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "cnn": build_cnn,
     "rnn": build_rnn,
     "transformer": build_transformer,
+    "pretrained": build_pretrained,  # a tuneforge run or a Hugging Face model (pretrained.py)
 }
 
 
