@@ -13,8 +13,8 @@ from torch import nn
 
 from tuneforge.models.cnn import build_cnn
 from tuneforge.models.mlp import build_linear, build_mlp
-from tuneforge.models.sequence import build_rnn, build_transformer
 from tuneforge.models.pretrained import build_pretrained
+from tuneforge.models.sequence import build_rnn, build_transformer
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "linear": build_linear,
