@@ -114,6 +114,8 @@ def _train_seeds(config, out, overrides, resume, quiet, n: int) -> None:
     for run in result["runs"]:
         if run["status"] not in ("completed", "early_stopped"):
             console.print(f"[yellow]warning:[/] seed {run['seed']}: {run['status']}")
+    if (folder / "report.html").is_file():
+        console.print(f"report: {folder / 'report.html'}")
 
 
 def _print_spread(title: str, result: dict) -> None:
