@@ -146,6 +146,16 @@ def trial_rows(study: optuna.Study, n: int = 10) -> tuple[list[str], list[dict]]
     return params, rows
 
 
+def best_seed_spread(best) -> tuple[list[int], list[dict]]:
+    """Under ``tune.seeds``: the best trial's seeds and, per objective, mean ± std and values."""
+    if best is None or "seed_values" not in best.user_attrs:
+        return [], []
+    attrs = best.user_attrs
+    rows = [{"metric": metric, "mean": sum(values) / len(values), "std": attrs["seed_std"][metric],
+             "values": values} for metric, values in attrs["seed_values"].items()]  # fmt: skip
+    return attrs["seeds"], rows
+
+
 def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
     """Write ``folder/report.html`` (and ``folder/plots/*.png``) for an Optuna study."""
     folder = Path(folder)
@@ -153,11 +163,12 @@ def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
     made, missing = study_info.study_plots(study, folder / "plots")
     params, rows = trial_rows(study)
     config, best = study_info.best_config(study)
+    seeds, spread = best_seed_spread(best)
     return _render(
         "study.html.j2", folder / "report.html",
         title=study.study_name, objectives=study_info.objective_names(study),
         directions=[d.name.lower() for d in study.directions], counts=study_info.counts(study),
-        params=params, rows=rows, best=best,
+        params=params, rows=rows, best=best, seeds=seeds, spread=spread,
         best_config=yaml.safe_dump(config, sort_keys=False) if config is not None else None,
         plots=[{"title": t, "src": _image(p), "file": p.name} for t, p in made.items()],
         missing=missing,
