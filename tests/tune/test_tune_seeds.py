@@ -111,3 +111,11 @@ def test_tune_seeds_zero_is_refused_in_one_line_naming_the_key(tmp_path):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "tune.seeds" in lines[0] and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow  # a CLI process: imports, the study, its report and the best run (~10-30 s)
+def test_the_cli_prints_the_best_trials_mean_std_and_seed_values(tmp_path):
+    data = tiny(space=LR_SPACE, trials=2, pruner="none", seeds=2, out=str(tmp_path / "o"))
+    done = cli("tune", str(write_yaml(tmp_path / "t.yaml", data)), "-q")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"val/accuracy\s*│\s*[\d.]+ ± [\d.]+ \(seeds: [\d.]+, [\d.]+\)", done.stdout)
