@@ -45,9 +45,11 @@ def cohort_sizes(monkeypatch):
 def test_a_trial_scores_the_mean_of_two_lone_runs_with_seeds_s_and_s_plus_1(cohort, cohort_sizes, tmp_path):
     data = tiny(space=LR_SPACE, trials=4, cohort=cohort, pruner="none", seeds=2)
     data["train"]["seed"] = 3
-    study = tuneforge.tune(validate(data), out=str(tmp_path / "out"))
+    logged: list[str] = []
+    study = tuneforge.tune(validate(data), out=str(tmp_path / "out"), log=logged.append)
     trials = study.optuna.get_trials(deepcopy=False)
     assert [t.state for t in trials] == [COMPLETE] * 4
+    assert logged == []  # best/ (the base seed's run) matched the best trial's base-seed value
     # cohort 4 counts members: 2 trials x 2 seeds per cohort; cohort 1 trains one run at a time
     assert cohort_sizes == ([[3, 4, 3, 4], [3, 4, 3, 4]] if cohort == 4 else [])
     for trial in trials:
