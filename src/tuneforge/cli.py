@@ -114,6 +114,8 @@ def _train_seeds(config, out, overrides, resume, quiet, n: int) -> None:
     for run in result["runs"]:
         if run["status"] not in ("completed", "early_stopped"):
             console.print(f"[yellow]warning:[/] seed {run['seed']}: {run['status']}")
+    if (folder / "report.html").is_file():
+        console.print(f"report: {folder / 'report.html'}")
 
 
 def _print_spread(title: str, result: dict) -> None:
@@ -132,6 +134,8 @@ def cv(
     out: Annotated[Path | None, typer.Option(help="Folder for the per-fold runs.")] = None,
     set_: SetOpt = [],  # noqa: B006
     quiet: QuietOpt = False,
+    seeds: Annotated[int, typer.Option(min=1, help="Repeat the k-fold for N training seeds "
+                                                   "(train.seed, +1, ...); same folds.")] = 1,
 ) -> None:
     """k-fold cross-validation of one recipe: mean ± std of every metric."""
     cfg = _load(config, set_)
@@ -140,11 +144,26 @@ def cv(
 
     k = folds or cfg.data.folds
     epochs = cfg.train.epochs
-    with EpochProgress(epochs * k, quiet, f"{k}-fold cv", per_run=epochs) as progress:
-        result = cross_validate(cfg, folds, out, callbacks=[progress])
-    table = Table("metric", "mean ± std", title=f"{len(result['folds'])}-fold cross-validation")
+    label = f"{k}-fold cv" + (f" × {seeds} seeds" if seeds > 1 else "")
+    with EpochProgress(epochs * k * seeds, quiet, label, per_run=epochs) as progress:
+        result = cross_validate(cfg, folds, out, callbacks=[progress], seeds=seeds)
+    if seeds == 1:
+        table = Table("metric", "mean ± std", title=f"{len(result['folds'])}-fold cross-validation")
+        for key, mean in result["mean"].items():
+            table.add_row(key, f"{mean:.4f} ± {result['std'][key]:.4f}")
+        Console().print(table)
+        return
+    _print_cv_seeds(result)
+
+
+def _print_cv_seeds(result: dict) -> None:
+    """All runs' mean ± std, then each seed's mean ± std over its folds."""
+    per_seed = result["per_seed"]
+    table = Table("metric", f"all {len(result['runs'])} runs", *(f"seed {s['seed']}" for s in per_seed),
+                  title=f"{result['n_folds']}-fold cross-validation × {len(per_seed)} seeds")  # fmt: skip
     for key, mean in result["mean"].items():
-        table.add_row(key, f"{mean:.4f} ± {result['std'][key]:.4f}")
+        cells = [f"{s['mean'][key]:.4f} ± {s['std'][key]:.4f}" for s in per_seed]
+        table.add_row(key, f"{mean:.4f} ± {result['std'][key]:.4f}", *cells)
     Console().print(table)
 
 

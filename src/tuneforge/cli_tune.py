@@ -99,8 +99,13 @@ class TrialProgress:
 
 def print_best(trial: FrozenTrial, metrics: list[str], run_dir, best_yaml, refit: dict) -> None:
     table = Table("best trial", str(trial.number), title="best trial")
+    spread = trial.user_attrs.get("seed_values", {})  # tune.seeds: the value is a mean over seeds
     for metric, value in zip(metrics, trial.values, strict=True):
-        table.add_row(metric, _fmt(value))
+        if metric in spread:
+            std, each = trial.user_attrs["seed_std"][metric], ", ".join(map(_fmt, spread[metric]))
+            table.add_row(metric, f"{_fmt(value)} ± {_fmt(std)} (seeds: {each})")
+        else:
+            table.add_row(metric, _fmt(value))
     for key, value in trial.params.items():
         table.add_row(key, _fmt(value))
     if run_dir is not None:

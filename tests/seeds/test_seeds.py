@@ -67,3 +67,24 @@ def test_cli_prints_the_spread_and_refuses_resume(tmp_path):
     refused = subprocess.run([*env_cmd[:5], "3", "--resume", str(tmp_path / "s")],
                              capture_output=True, text=True, timeout=300)  # fmt: skip
     assert refused.returncode == 2 and "--seeds" in refused.stderr
+
+
+def test_the_seeds_report_shows_each_metric_mean_std_and_per_seed_values(three):
+    import re
+
+    from tuneforge.report import write_report
+
+    result, out = three
+    page = (out / "report.html").read_text()
+    assert 'id="spread"' in page and "seeds.png" in page
+    rows = dict(re.findall(r"<tr><td>([^<]+)</td>(.*?)</tr>", page, flags=re.S))
+    per_seed = [json.loads((out / f"seed{s}" / "summary.json").read_text())["metrics"]
+                for s in result["seeds"]]  # fmt: skip
+    for key in ("val/accuracy", "val/loss", "test/accuracy"):
+        values = np.array([m[key] for m in per_seed])
+        cells = re.findall(r'<td class="num">([^<]+)</td>', rows[key])
+        assert cells[0] == f"{values.mean():.4g} ± {values.std():.4g}"
+        assert cells[1:] == [f"{v:.4g}" for v in values]
+    for seed in result["seeds"]:
+        assert f'href="seed{seed}/report.html"' in page and (out / f"seed{seed}" / "report.html").is_file()
+    assert write_report(out) == out / "report.html"  # `tuneforge report DIR` rewrites it

@@ -107,6 +107,9 @@ class TuneConfig(_Strict):
     # score, and TPE still learns from 4 rounds of 16.
     cohort: PositiveInt = 1
     compile: bool = False  # torch.compile each cohort's step (tune.cohort > 1)
+    # Training seeds per trial (train.seed + 0..N-1): the trial scores the mean over them. In a
+    # cohort each seed is a member, and tune.cohort counts members (trials x seeds).
+    seeds: PositiveInt = 1
 
     @field_validator("objective", mode="before")
     @classmethod

@@ -39,7 +39,8 @@ def train_seeds(
     """Train ``cfg`` ``n`` times with seeds ``train.seed + 0 .. n-1``.
 
     Each run goes to ``<out>/seed<seed>/`` (a normal run directory); ``<out>/seeds.json`` holds
-    the per-seed metrics and their mean and std.
+    the per-seed metrics and their mean and std, and ``<out>/report.html`` (unless
+    ``logging.report`` is off) shows them: each metric's mean ± std and per-seed values.
 
     Returns:
         ``{"seeds": [...], "runs": [{"seed", "status", "metrics"}], "mean": {...}, "std": {...}}``.
@@ -58,4 +59,8 @@ def train_seeds(
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
         (Path(out) / "seeds.json").write_text(json.dumps(summary, indent=2))
+        if cfg.logging.report:
+            from tuneforge.report.html import write_seeds_report  # matplotlib: only when used
+
+            write_seeds_report(out)
     return summary

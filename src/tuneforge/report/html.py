@@ -79,8 +79,13 @@ def best_values(history: list[dict]) -> list[dict]:
 
 
 def write_report(run_dir: str | Path) -> Path:
-    """Write ``run_dir/report.html`` (and ``run_dir/plots/*.png``) for a finished run."""
+    """Write ``run_dir/report.html`` (and ``run_dir/plots/*.png``) for a finished run.
+
+    A ``train --seeds N`` folder (``seeds.json``, one run folder per seed) gets the seeds report.
+    """
     folder = Path(run_dir)
+    if (folder / "seeds.json").is_file() and not (folder / "config.yaml").is_file():
+        return write_seeds_report(folder)
     for needed in ("config.yaml", "summary.json"):
         if not (folder / needed).is_file():
             raise DataError(f"{folder}: no {needed}, so it is not a finished run directory")
@@ -96,6 +101,32 @@ def write_report(run_dir: str | Path) -> Path:
         recipe=(folder / "config.yaml").read_text(), best=best_values(history),
         fit=diagnosis.get("fit"), gradients=diagnosis.get("gradients"), lr_find=lr_find,
         plots=[{"title": t, "src": _image(p), "file": p.name} for t, p in plots.items()],
+    )  # fmt: skip
+
+
+def seed_rows(result: dict) -> list[dict]:
+    """One row per metric: mean, std and each seed's value (None where a seed has none)."""
+    return [{"metric": key, "mean": mean, "std": result["std"][key],
+             "values": [run["metrics"].get(key) for run in result["runs"]]}
+            for key, mean in result["mean"].items()]  # fmt: skip
+
+
+def write_seeds_report(folder: str | Path) -> Path:
+    """``folder/report.html`` for ``train --seeds N``: each metric's mean ± std and per-seed values."""
+    from tuneforge.report.plots import seed_curves
+
+    folder = Path(folder)
+    result = json.loads((folder / "seeds.json").read_text())
+    seeds = result["seeds"]
+    histories = {seed: read_history(folder / f"seed{seed}") for seed in seeds}
+    plot = seed_curves(histories, folder / "plots" / "seeds.png")
+    first = folder / f"seed{seeds[0]}" / "config.yaml"
+    links = {seed: f"seed{seed}/report.html" for seed in seeds
+             if (folder / f"seed{seed}" / "report.html").is_file()}  # fmt: skip
+    return _render(
+        "seeds.html.j2", folder / "report.html", title=folder.resolve().name, result=result,
+        rows=seed_rows(result), links=links, recipe=first.read_text() if first.is_file() else None,
+        plots=[{"title": "Seeds", "src": _image(plot), "file": plot.name}] if plot else [],
     )  # fmt: skip
 
 
@@ -115,6 +146,16 @@ def trial_rows(study: optuna.Study, n: int = 10) -> tuple[list[str], list[dict]]
     return params, rows
 
 
+def best_seed_spread(best) -> tuple[list[int], list[dict]]:
+    """Under ``tune.seeds``: the best trial's seeds and, per objective, mean ± std and values."""
+    if best is None or "seed_values" not in best.user_attrs:
+        return [], []
+    attrs = best.user_attrs
+    rows = [{"metric": metric, "mean": sum(values) / len(values), "std": attrs["seed_std"][metric],
+             "values": values} for metric, values in attrs["seed_values"].items()]  # fmt: skip
+    return attrs["seeds"], rows
+
+
 def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
     """Write ``folder/report.html`` (and ``folder/plots/*.png``) for an Optuna study."""
     folder = Path(folder)
@@ -122,11 +163,12 @@ def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
     made, missing = study_info.study_plots(study, folder / "plots")
     params, rows = trial_rows(study)
     config, best = study_info.best_config(study)
+    seeds, spread = best_seed_spread(best)
     return _render(
         "study.html.j2", folder / "report.html",
         title=study.study_name, objectives=study_info.objective_names(study),
         directions=[d.name.lower() for d in study.directions], counts=study_info.counts(study),
-        params=params, rows=rows, best=best,
+        params=params, rows=rows, best=best, seeds=seeds, spread=spread,
         best_config=yaml.safe_dump(config, sort_keys=False) if config is not None else None,
         plots=[{"title": t, "src": _image(p), "file": p.name} for t, p in made.items()],
         missing=missing,

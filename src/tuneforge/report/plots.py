@@ -158,3 +158,23 @@ def run_plots(history: list[dict], summary: dict, cfg, folder: Path,
         "Learning-rate finder": lr_finder(lr_find, folder / "lr_find.png") if lr_find else None,
     }
     return {title: path for title, path in made.items() if path is not None}
+
+
+def seed_curves(histories: dict[int, list[dict]], path: Path) -> Path | None:
+    """val/loss (else train/loss) per epoch, one line per training seed: the spread over time."""
+    key = "val/loss" if any("val/loss" in r for h in histories.values() for r in h) else "train/loss"
+    fig = Figure(figsize=SIZE)
+    ax = fig.add_subplot()
+    drawn = False
+    for seed, history in histories.items():
+        xs, ys = _finite([r["epoch"] for r in history], [r.get(key) for r in history])
+        if xs:
+            ax.plot(xs, ys, marker="." if len(xs) < 40 else None, label=f"seed {seed}")
+            drawn = True
+    if not drawn:
+        return None
+    ax.set(xlabel="epoch", ylabel=key, title=f"{key} by training seed")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", ncol=2)
+    return _save(fig, path)

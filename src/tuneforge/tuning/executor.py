@@ -3,7 +3,9 @@
 The runner hands an executor a list of up to ``executor.batch_size`` :class:`TrialJob` (an
 Optuna trial and its validated recipe) and gets one :class:`TrialOutcome` per job back. :class:`ModuleExecutor` trains them one
 after another with ``tuneforge.run.train``; a cohort executor can train the same batch as one
-batched model, as long as it reports through :class:`Reporter` and returns the same outcomes.
+batched model, as long as it reports through :class:`~tuneforge.tuning.seeds.SeedMean` and
+returns the same outcomes. With ``tune.seeds: N`` a trial is N runs (one per training seed) and
+its outcome their mean (``tuneforge.tuning.seeds``).
 
 Outcomes: completed and early-stopped runs are COMPLETE; pruned runs are PRUNED; a run whose loss
 became NaN/Inf (or whose objective is NaN) is PRUNED with the reason ``diverged ...`` in its
@@ -24,7 +26,9 @@ from optuna.trial import TrialState
 
 from tuneforge.config import Config, to_dict
 from tuneforge.data import Dataset, prepare
+from tuneforge.evaluate.seeds import with_seed
 from tuneforge.tuning.objective import Objective
+from tuneforge.tuning.seeds import SeedMean, combine
 
 
 @dataclass
@@ -40,31 +44,6 @@ class TrialOutcome:
     attrs: dict = field(default_factory=dict)  # stored as the trial's user attributes
 
 
-class Reporter:
-    """Epoch callback: report the objective to the trial; stop training when the pruner says so.
-
-    ``offset`` shifts the steps of fold k to ``k * epochs + epoch``, so under ``tune.cv`` every
-    trial reports fold 0 epoch 1 at the same step as every other trial, and pruners compare like
-    with like.
-    """
-
-    def __init__(self, trial: optuna.Trial, metric: str | None, decides_at: Callable[[int], bool],
-                 offset: int = 0):  # fmt: skip
-        self.trial, self.metric, self.decides_at, self.offset = trial, metric, decides_at, offset
-        self.pruned_at: int | None = None
-
-    def __call__(self, record: dict) -> str | None:
-        value = record.get(self.metric) if self.metric else None
-        if value is None or not math.isfinite(value):
-            return None
-        step = self.offset + record["epoch"]
-        self.trial.report(value, step)
-        if self.decides_at(step) and self.trial.should_prune():
-            self.pruned_at = step
-            return "pruned"
-        return None
-
-
 class ModuleExecutor:
     """Trains each trial alone with the module engine; data sets are made once and shared.
 
@@ -75,32 +54,56 @@ class ModuleExecutor:
     batch_size = 1
 
     def __init__(self, objectives: Sequence[Objective], cv: int | None,
-                 decides_at: Callable[[int], bool]):  # fmt: skip
+                 decides_at: Callable[[int], bool], seeds: int = 1):  # fmt: skip
         self.objectives = list(objectives)
         self.cv = cv
         # Pruners act on single-objective studies only (Optuna refuses report() otherwise).
         self.metric = objectives[0].epoch_metric if len(objectives) == 1 else None
         self.decides_at = decides_at
+        self.seeds = seeds  # tune.seeds: training seeds per trial
         self._data: dict[tuple, Dataset] = {}
 
     def __call__(self, jobs: Sequence[TrialJob]) -> list[TrialOutcome]:
         return [self.run(job) for job in jobs]
 
     def run(self, job: TrialJob) -> TrialOutcome:
+        """Train the trial's folds (``tune.cv``) and, in each, its seeds one after another."""
         from tuneforge.run import train  # run imports the engine; keep tune's import light
 
         try:
-            summaries, reporter = [], None
-            for i, fold in enumerate(range(self.cv) if self.cv else [None]):
-                reporter = Reporter(job.trial, self.metric, self.decides_at, i * job.config.train.epochs)
-                run = train(job.config, callbacks=[reporter], fold=fold, data=self.data(job.config, fold))
-                summaries.append(run.summary)
-                if run.summary["status"] in ("pruned", "diverged"):
+            seeds = seeds_of(job.config, self.seeds)
+            summaries: list[list[dict]] = [[] for _ in seeds]
+            for f, fold in enumerate(range(self.cv) if self.cv else [None]):
+                reporter = self.reporter(job, f)
+                for i, seed in enumerate(seeds):
+                    reporter.start(i)
+                    run = train(with_seed(job.config, seed), callbacks=[reporter.callback(i)],
+                                fold=fold, data=self.data(job.config, fold))  # fmt: skip
+                    reporter.leave(i)
+                    summaries[i].append(run.summary)
+                    if run.summary["status"] in STOPPED:
+                        break
+                reporter.flush()
+                if stopped(summaries):
                     break
-            return outcome(summaries, self.objectives, job.config, reporter)
+            return self.outcome(job, summaries, reporter)
         except Exception as exc:  # one bad trial never stops the study
             reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
             return TrialOutcome(TrialState.FAIL, None, {"status": "failed", "reason": reason})
+
+    def reporter(self, job: TrialJob, fold_index: int) -> SeedMean:
+        """Reports fold ``fold_index``'s epochs (mean over seeds) to the trial, for pruning."""
+        offset = fold_index * job.config.train.epochs
+        return SeedMean(job.trial, self.metric, self.decides_at, self.seeds, offset)
+
+    def outcome(self, job: TrialJob, summaries: list[list[dict]], reporter: SeedMean) -> TrialOutcome:
+        """The trial's outcome from its runs: ``summaries[seed][fold]``."""
+        ran = [s for s in summaries if s]  # seeds after a pruned or diverged one never ran
+        outcomes = [outcome(s, self.objectives, job.config, reporter) for s in ran]
+        if self.seeds == 1:
+            return outcomes[0]
+        seeds = seeds_of(job.config, self.seeds)[: len(ran)]
+        return combine(outcomes, seeds, [o.metric for o in self.objectives])
 
     def data(self, cfg: Config, fold: int | None) -> Dataset:
         """The prepared data for ``cfg.data`` (and fold), made on first use."""
@@ -122,8 +125,21 @@ def _data_key(cfg: Config, fold: int | None) -> tuple:
     return cfg.data.model_dump_json(), fold, cfg.train.device
 
 
+#: Run statuses after which a trial trains no more folds or seeds.
+STOPPED = ("pruned", "diverged")
+
+
+def stopped(summaries: list[list[dict]]) -> bool:
+    return any(s and s[-1]["status"] in STOPPED for s in summaries)
+
+
+def seeds_of(cfg: Config, n: int) -> list[int]:
+    """``tune.seeds``: a trial trains under ``train.seed + 0 .. n-1``."""
+    return [cfg.train.seed + i for i in range(n)]
+
+
 def outcome(summaries: list[dict], objectives: list[Objective], cfg: Config,
-            reporter: Reporter | None) -> TrialOutcome:  # fmt: skip
+            reporter: SeedMean | None) -> TrialOutcome:  # fmt: skip
     """How a trial ended, from its run summaries (one, or one per fold)."""
     last = summaries[-1]
     metrics = {k: v for k, v in last["metrics"].items() if not k.startswith("test/") and v is not None}
@@ -152,18 +168,21 @@ def outcome(summaries: list[dict], objectives: list[Objective], cfg: Config,
 class CohortExecutor(ModuleExecutor):
     """Trains a batch of trials as cohorts: one batched model per group of compatible recipes.
 
-    The runner hands over up to ``tune.cohort`` trials at once (TPE's constant liar keeps their
+    The runner hands over up to ``batch_size`` trials at once (TPE's constant liar keeps their
     proposals apart); :func:`~tuneforge.engine.cohort.group_cohorts` splits them by structure
     (depth, activation, batch size, optimizer family, loss...), and each group trains as one
-    model whose members report, get pruned and finish on their own. A recipe the cohort engine
-    cannot batch, or a group that fails as a whole, falls back to the module engine trial by
-    trial, so a cohort never costs a trial its result.
+    model whose members report, get pruned and finish on their own. With ``tune.seeds: N`` each
+    trial is N members (one per training seed), so ``size`` (``tune.cohort``) counts members:
+    ``size // N`` trials per cohort, and at least one trial, whose seeds never split. A recipe
+    the cohort engine cannot batch, or a group that fails as a whole, falls back to the module
+    engine trial by trial, so a cohort never costs a trial its result.
     """
 
     def __init__(self, objectives: Sequence[Objective], cv: int | None,
-                 decides_at: Callable[[int], bool], size: int, compile: bool = False):  # fmt: skip
-        super().__init__(objectives, cv, decides_at)
-        self.batch_size, self.compile = size, compile
+                 decides_at: Callable[[int], bool], size: int, compile: bool = False,
+                 seeds: int = 1):  # fmt: skip
+        super().__init__(objectives, cv, decides_at, seeds)
+        self.batch_size, self.compile = max(1, size // seeds), compile
 
     def __call__(self, jobs: Sequence[TrialJob]) -> list[TrialOutcome]:
         from tuneforge.engine.cohort import group_cohorts, unsupported
@@ -173,7 +192,7 @@ class CohortExecutor(ModuleExecutor):
         configs = [job.config for job in jobs]
         for group in group_cohorts(configs, max_members=self.batch_size, by_width=True):
             members = [jobs[i] for i in group]
-            if len(members) == 1 or unsupported(members[0].config):
+            if len(members) * self.seeds == 1 or unsupported(members[0].config):
                 results = [self.run(job) for job in members]
             else:
                 results = self.run_cohort(members)
@@ -182,25 +201,30 @@ class CohortExecutor(ModuleExecutor):
         return outcomes  # type: ignore[return-value]
 
     def run_cohort(self, jobs: Sequence[TrialJob]) -> list[TrialOutcome]:
+        """One cohort per fold: every alive trial's seeds as consecutive members."""
         from tuneforge.engine.cohort import train_cohort
 
         try:
-            summaries: list[list[dict]] = [[] for _ in jobs]
-            reporters: list[Reporter | None] = [None] * len(jobs)
-            alive = list(range(len(jobs)))  # members still in the study's running (not pruned)
+            summaries = [[[] for _ in range(self.seeds)] for _ in jobs]  # [trial][seed][fold]
+            reporters: list[SeedMean] = [self.reporter(job, 0) for job in jobs]
+            alive = list(range(len(jobs)))  # trials still running (not pruned or diverged)
             for f, fold in enumerate(range(self.cv) if self.cv else [None]):
-                cfgs = [jobs[i].config for i in alive]
-                for i in alive:
-                    offset = f * jobs[i].config.train.epochs
-                    reporters[i] = Reporter(jobs[i].trial, self.metric, self.decides_at, offset)
-                runs = train_cohort(cfgs, [[reporters[i]] for i in alive],
-                                    data=self.data(cfgs[0], fold), compile=self.compile)  # fmt: skip
-                for i, run in zip(alive, runs, strict=True):
-                    summaries[i].append(run.summary)
-                alive = [i for i in alive if summaries[i][-1]["status"] not in ("pruned", "diverged")]
+                places, cfgs, callbacks = [], [], []
+                for j in alive:
+                    reporters[j] = self.reporter(jobs[j], f)
+                    reporters[j].start(*range(self.seeds))
+                    for i, seed in enumerate(seeds_of(jobs[j].config, self.seeds)):
+                        places.append((j, i))
+                        cfgs.append(with_seed(jobs[j].config, seed))
+                        callbacks.append([reporters[j].callback(i)])
+                runs = train_cohort(cfgs, callbacks, data=self.data(cfgs[0], fold), compile=self.compile)
+                for (j, i), run in zip(places, runs, strict=True):
+                    summaries[j][i].append(run.summary)
+                for j in alive:
+                    reporters[j].flush()
+                alive = [j for j in alive if not stopped(summaries[j])]
                 if not alive:
                     break
-            return [outcome(summaries[i], self.objectives, job.config, reporters[i])
-                    for i, job in enumerate(jobs)]  # fmt: skip
+            return [self.outcome(job, summaries[j], reporters[j]) for j, job in enumerate(jobs)]
         except Exception:  # the group failed as a whole: give each trial its own chance
             return [self.run(job) for job in jobs]

@@ -90,6 +90,9 @@ def make_plan(
     _check_refit(plan)
     if tune.cohort > 1 and (reason := unsupported(base)):
         plan.notes.append(f"tune.cohort {tune.cohort}: {reason}; trials train one at a time")
+    elif tune.cohort > 1 and tune.seeds > tune.cohort:
+        plan.notes.append(f"tune.cohort counts members (trials x seeds): with tune.seeds {tune.seeds} "
+                          f"each cohort holds one trial's {tune.seeds} seeds")  # fmt: skip
     if tune.compile and tune.cohort == 1:
         plan.notes.append("tune.compile compiles cohorts; with tune.cohort 1 it does nothing")
     if plan.storage is None and tune.workers > 1:

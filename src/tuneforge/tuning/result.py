@@ -1,7 +1,8 @@
 """A finished study as users see it: the best trial, its recipe, the Pareto front, the refit.
 
 ``best.yaml`` is the best trial's fully resolved recipe (no ``tune`` section): ``tuneforge train
-best.yaml`` retrains exactly that trial (same seed, same data split). After a study the best
+best.yaml`` retrains exactly that trial (same seed, same data split); under ``tune.seeds: N`` it
+keeps the base ``train.seed`` and retrains the trial's first seed (``train --seeds N`` all of them). After a study the best
 recipe is also trained once into ``<folder>/best`` (a run directory to ``predict`` with), and with
 ``tune.refit`` retrained on train+val into ``<folder>/refit`` for an honest test score.
 """
@@ -125,7 +126,9 @@ def train_best(study: Study, folder: Path) -> tuple[Path, str | None]:
     metric = study.metrics[0]
     if not metric.startswith("val/"):
         return run.path, None
-    again, before = run.summary["metrics"].get(metric), trial.values[0]
+    # Under tune.seeds the trial's value is a mean over seeds; best.yaml is the base seed's run.
+    before = trial.user_attrs.get("seed_values", {}).get(metric, trial.values)[0]
+    again = run.summary["metrics"].get(metric)
     if again is None or not math.isclose(again, before, rel_tol=1e-9, abs_tol=1e-12):
         return run.path, (f"retraining trial {trial.number} gave {metric} {again}, the trial had "
                           f"{before}: the device is not deterministic (train.deterministic: true)")

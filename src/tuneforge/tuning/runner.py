@@ -114,8 +114,9 @@ class Runner:
         decides_at = PRUNERS[plan.pruner].decides_at
         if executor is None and plan.tune.cohort > 1:
             executor = CohortExecutor(plan.objectives, plan.cv, decides_at, plan.tune.cohort,
-                                      plan.tune.compile)  # fmt: skip
-        self.executor = executor or ModuleExecutor(plan.objectives, plan.cv, decides_at)
+                                      plan.tune.compile, seeds=plan.tune.seeds)  # fmt: skip
+        self.executor = executor or ModuleExecutor(plan.objectives, plan.cv, decides_at,
+                                                   seeds=plan.tune.seeds)  # fmt: skip
         if isinstance(self.executor, ModuleExecutor):
             self.executor.share(plan.base, plan.data)
         self.progress = progress or (lambda counts, trials: None)
