@@ -7,9 +7,12 @@ contended).
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
+from cli_result import Result
 from pg_server import postgres_url  # noqa: F401  (re-exported as a fixture)
 
 
@@ -19,3 +22,24 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys, tmp_path):
+    """``cli(*args)``: the console entry point called in this process, from ``tmp_path``."""
+    from tuneforge.cli import main
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args) -> Result:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["tuneforge", *map(str, args)])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run

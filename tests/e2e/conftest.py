@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +13,7 @@ import pytest
 import torch
 
 import tuneforge
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
+from cli_result import Result
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -69,25 +62,6 @@ def start_cli():
     return start
 
 
-@pytest.fixture
-def cli(monkeypatch, capsys, tmp_path):
-    """``cli(*args)``: the console entry point called in this process, from ``tmp_path``."""
-    from tuneforge.cli import main
-
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args) -> Result:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["tuneforge", *map(str, args)])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
 
 
 def animals(n: int = 150, seed: int = 0) -> pd.DataFrame:

@@ -3,30 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import sys
 
 import pytest
 from sklearn.datasets import load_digits
-
-
-@pytest.fixture
-def cli(monkeypatch, capsys, tmp_path):
-    """``cli(*args)`` -> (exit code, stderr): the console entry point, in this process."""
-    from tuneforge.cli import main
-
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args):
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["tuneforge", *map(str, args)])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        return code, capsys.readouterr().err
-
-    return run
 
 
 def _copy_without(source_run, tmp_path, name):
@@ -60,7 +39,8 @@ def test_bad_source_is_one_line_exit_2(case, cli, source_run, digits_files, tmp_
     build, words = CASES[case]
     args = ["train", "--set", "model.kind=pretrained", "--set", "data.target=target",
             "--set", "train.epochs=1", *build(source_run, tmp_path, digits_files[1])]  # fmt: skip
-    code, err = cli(*args)
+    result = cli(*args)
+    code, err = result.code, result.err
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1, err
     assert all(word in lines[0] for word in words), lines[0]
@@ -71,8 +51,9 @@ def test_kept_head_with_other_outputs_names_new_head(cli, source_run, tmp_path):
     frame = load_digits(as_frame=True).frame
     frame["target"] = frame["target"] % 3  # 3 classes, same 64 columns
     frame.to_csv(tmp_path / "three.csv", index=False)
-    code, err = cli("train", "--set", "model.kind=pretrained", "--set", f"model.source={source_run}",
+    result = cli("train", "--set", "model.kind=pretrained", "--set", f"model.source={source_run}",
                     "--set", "model.new_head=false", "--set", f"data.source={tmp_path / 'three.csv'}",
                     "--set", "data.target=target", "--set", "train.epochs=1")  # fmt: skip
+    code, err = result.code, result.err
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "model.new_head" in err and "10 outputs" in err and "needs 3" in err

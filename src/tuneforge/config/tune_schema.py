@@ -86,6 +86,13 @@ class ObjectiveSpec(_Strict):
     direction: Literal["maximize", "minimize"] | None = None  # None: inferred from the name
 
 
+#: ``tune.cohort`` when it is not set, for linear/logistic/mlp recipes. Measured on the default
+#: digits study (benchmarks/RESULTS.md): 16 trains faster than 1 at an equal or better best
+#: score; 64 at once was faster again but scored worse, because TPE proposes every trial of a
+#: round before it sees any result, and 16 still gives it 4 rounds to learn from.
+DEFAULT_COHORT = 16
+
+
 class TuneConfig(_Strict):
     """``tuneforge tune`` settings. Every key also works as a keyword of ``tuneforge.tune``."""
 
@@ -102,10 +109,9 @@ class TuneConfig(_Strict):
     workers: PositiveInt = 1
     heartbeat: PositiveInt = 10  # seconds between a running trial's heartbeats
     out: str | None = None  # folder for best.yaml and the best/refit runs; None: runs/<study>
-    # Trials trained at once as one batched model (1: one at a time, the default). 16 measured
-    # best on the default study (benchmarks/RESULTS.md): faster than 1, 32 or 64 at the same best
-    # score, and TPE still learns from 4 rounds of 16.
-    cohort: PositiveInt = 1
+    # Members trained at once as one batched model (1: one trial at a time). None (the default):
+    # DEFAULT_COHORT for model kinds the cohort engine batches, 1 for the others.
+    cohort: PositiveInt | None = None
     compile: bool = False  # torch.compile each cohort's step (tune.cohort > 1)
     # Training seeds per trial (train.seed + 0..N-1): the trial scores the mean over them. In a
     # cohort each seed is a member, and tune.cohort counts members (trials x seeds).

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneforge.config import Config, parse_override, read_yaml, set_dotted, validate
-from tuneforge.config.tune_schema import TuneConfig
+from tuneforge.config.tune_schema import DEFAULT_COHORT, TuneConfig
 from tuneforge.data import Dataset, prepare
 from tuneforge.engine.cohort.grouping import unsupported
 from tuneforge.errors import ConfigError
@@ -88,9 +88,11 @@ def make_plan(
     plan.folder = Path(tune.out) if tune.out else Path("runs") / plan.name
     _check_sampler(plan)
     _check_refit(plan)
-    if tune.cohort > 1 and (reason := unsupported(base)):
+    if tune.cohort is None:  # the measured default where cohorts apply, else one at a time
+        tune.cohort = 1 if unsupported(base) else DEFAULT_COHORT
+    elif tune.cohort > 1 and (reason := unsupported(base)):
         plan.notes.append(f"tune.cohort {tune.cohort}: {reason}; trials train one at a time")
-    elif tune.cohort > 1 and tune.seeds > tune.cohort:
+    if tune.cohort > 1 and tune.seeds > tune.cohort and not unsupported(base):
         plan.notes.append(f"tune.cohort counts members (trials x seeds): with tune.seeds {tune.seeds} "
                           f"each cohort holds one trial's {tune.seeds} seeds")  # fmt: skip
     if tune.compile and tune.cohort == 1:

@@ -10,6 +10,7 @@ therefore resumes a study until it holds exactly ``trials`` finished trials.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import socket
@@ -132,7 +133,11 @@ class Runner:
                 if room == 0:  # other workers' running trials may complete the study
                     time.sleep(1.0)
                     continue
-                jobs = self._ask(min(room, self.batch_size), heartbeat)
+                # Local workers start together: each takes its share of what is left, so
+                # their cohorts don't all ask for the same last trials (the extras would
+                # only be given back as surplus).
+                share = math.ceil(room / self.plan.tune.workers)
+                jobs = self._ask(min(room, share, self.batch_size), heartbeat)
                 if jobs:
                     for job, outcome in zip(jobs, self.executor(jobs), strict=True):
                         self._tell(job.trial, outcome, heartbeat)
