@@ -13,7 +13,7 @@ from tuneforge.tuning.study import open_storage
 
 def test_explicit_psycopg3_url_opens_the_study_storage(postgres_url):
     url = postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    study = optuna.create_study(study_name="psycopg3-url", storage=open_storage(url, heartbeat=5))
+    study = optuna.create_study(study_name="psycopg3-url", storage=open_storage(url))
     study.tell(study.ask(), 1.0)
     again = optuna.load_study(study_name="psycopg3-url", storage=open_storage(postgres_url))
     assert [t.value for t in again.trials] == [1.0]
