@@ -94,6 +94,9 @@ def train(
         # see a folder rank 0 already wrote to; only rank 0 ever writes to it.
         folder = _run_dir(cfg, out)
     if nproc > 1:
+        from tuneforge.run import check_inputs
+
+        check_inputs(cfg)  # bad input: exit code 2 here, before N processes start
         _launch_torchrun(nproc, config, folder, set_, resume, quiet)
         return
     # Imported after the config is checked: a bad config fails fast, before torch loads.

@@ -127,6 +127,22 @@ def train(
     return Run(cfg, model, data.encoder, result.history, summary, folder)
 
 
+def check_inputs(cfg: Config) -> None:
+    """What ``train`` checks before its first step, without training: the data, the loss and
+    model against it, augmentation, device and logging packages. ``train --nproc`` runs it once
+    before starting the ranks, so bad input fails with exit code 2 and one line, not in N
+    processes under torchrun's failure report."""
+    from tuneforge.data.augment import Augmenter
+
+    Trackers(cfg, None)
+    resolve_device(cfg.train.device)
+    data = prepare(cfg.data, torch.device("cpu"))
+    check_against_data(cfg, data)
+    recipe = Recipe.build(cfg.train, data)
+    build_model(resolve(cfg, data, recipe).model, data.n_features, recipe.n_outputs)
+    Augmenter.build(cfg.train.augment, data.x["train"], cfg.train.seed)
+
+
 def _write_outputs(cfg: Config, folder: Path, model: nn.Module, summary: dict) -> None:
     save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
               folder / "model.safetensors")  # fmt: skip

@@ -227,3 +227,16 @@ def test_a_killed_ddp_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_pat
     a, b = _weights(whole), _weights(killed)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [r["val/loss"] for r in _history(whole)] == [r["val/loss"] for r in _history(killed)]
+
+
+def test_nproc_checks_the_data_before_starting_ranks(tmp_path, monkeypatch, capsys):
+    """A missing target column is bad input: exit 2, one line, and torchrun is never started."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rows.csv").write_text("a,b\n1,2\n3,4\n")
+    recipe = _write(tmp_path, {"data": {"source": "rows.csv", "target": "label"}})
+    monkeypatch.setattr(cli.subprocess, "run", lambda *a, **k: pytest.fail("torchrun started"))
+    monkeypatch.setattr(sys, "argv", ["tuneforge", "train", str(recipe), "--nproc", "2"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and len(err.splitlines()) == 1 and "'label'" in err
