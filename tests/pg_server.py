@@ -13,6 +13,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,13 +34,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """``postgresql://`` URL of a fresh database on a private server, stopped after the session."""
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """``postgresql://`` URL of a fresh database on a private server, stopped on exit.
+
+    Also used outside pytest (benchmarks/storage_throughput.py).
+    """
     bindir = _server_bin()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries not installed (Debian package 'postgresql')")
-    pytest.importorskip("psycopg", reason="psycopg 3 is needed for postgresql:// URLs")
+        raise RuntimeError("PostgreSQL server binaries not installed (Debian package 'postgresql')")
     # Not under pytest's tmp dir: that one is private to the test user, and the server runs as
     # the postgres user under root.
     root = Path(tempfile.mkdtemp(prefix="tuneforge-pg-"))
@@ -60,3 +64,13 @@ def postgres_url() -> str:
     finally:
         run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway server for the test session; skips, with the reason, where it cannot run."""
+    if _server_bin() is None:
+        pytest.skip("PostgreSQL server binaries not installed (Debian package 'postgresql')")
+    pytest.importorskip("psycopg", reason="psycopg 3 is needed for postgresql:// URLs")
+    with throwaway_postgres() as url:
+        yield url

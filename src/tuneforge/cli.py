@@ -7,6 +7,7 @@ file, key or column; 1 anything else.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -75,27 +76,68 @@ def train(
     resume: Annotated[Path | None, typer.Option(help="Continue a killed run from its folder.")] = None,
     quiet: QuietOpt = False,
     seeds: Annotated[int, typer.Option(min=1, help="Train N times (train.seed, +1, ...): mean ± std.")] = 1,
+    nproc: Annotated[int, typer.Option(min=1, help="Data-parallel processes on this machine (torchrun + DDP).")] = 1,
 ) -> None:
     """Train one recipe and write its run directory."""
     if seeds > 1:
+        _single_process("train --seeds")
+        if nproc > 1:
+            raise TuneforgeError("--seeds: cannot be combined with --nproc; train the seeds one "
+                                 "after another, each with --nproc, or in parallel with tune")  # fmt: skip
         _train_seeds(config, out, set_, resume, quiet, seeds)
         return
     if resume is not None:
         cfg, folder = _resume_dir(resume, config, out, set_), resume
     else:
         cfg = _load(config, set_)
+        # Under torchrun every rank gets here before the first rendezvous, so none of them can
+        # see a folder rank 0 already wrote to; only rank 0 ever writes to it.
         folder = _run_dir(cfg, out)
+    if nproc > 1:
+        from tuneforge.run import check_inputs
+
+        check_inputs(cfg)  # bad input: exit code 2 here, before N processes start
+        _launch_torchrun(nproc, config, folder, set_, resume, quiet)
+        return
     # Imported after the config is checked: a bad config fails fast, before torch loads.
     from tuneforge.cli_progress import EpochProgress
+    from tuneforge.engine.distributed import world_from_env
     from tuneforge.run import train as train_run
 
-    with EpochProgress(cfg.train.epochs, quiet) as progress:
+    main_rank = world_from_env().is_main
+    with EpochProgress(cfg.train.epochs, quiet or not main_rank) as progress:
         run = train_run(cfg, folder, resume=resume is not None, callbacks=[progress])
+    if not main_rank:  # rank 0 reports for the whole job
+        return
     _print_scores(f"{run.summary['status']}: {folder}", run.summary["metrics"])
     for warning in run.summary["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}")
     if (folder / "report.html").is_file():
         console.print(f"report: {folder / 'report.html'}")
+
+
+def _launch_torchrun(nproc: int, config, folder: Path, overrides, resume, quiet: bool) -> None:
+    """Run this same ``train`` in ``nproc`` torchrun processes (argument list, no shell)."""
+    from tuneforge.engine.distributed import launched_size, torchrun_command
+
+    if launched_size() > 1:
+        raise TuneforgeError("--nproc: this process already runs under torchrun; drop --nproc")
+    args = ["train", "--resume", str(folder)] if resume is not None else ["train", "--out", str(folder)]
+    if resume is None and config is not None:
+        args.insert(1, str(config))
+    for override in overrides:
+        args += ["--set", override]
+    args += ["--quiet"] if quiet else []
+    code = subprocess.run(torchrun_command(nproc, args)).returncode
+    if code:
+        _fail(f"train --nproc {nproc}: torchrun exited with code {code} (the failing rank's "
+              "message is above)", 1)  # fmt: skip
+
+
+def _single_process(command: str) -> None:
+    from tuneforge.engine.distributed import refuse_torchrun
+
+    refuse_torchrun(command)
 
 
 def _train_seeds(config, out, overrides, resume, quiet, n: int) -> None:
@@ -138,6 +180,7 @@ def cv(
                                                    "(train.seed, +1, ...); same folds.")] = 1,
 ) -> None:
     """k-fold cross-validation of one recipe: mean ± std of every metric."""
+    _single_process("cv")
     cfg = _load(config, set_)
     from tuneforge.cli_progress import EpochProgress
     from tuneforge.evaluate.cv import cross_validate
@@ -230,6 +273,7 @@ def lr_find(
     """Learning-rate range test: sweep the LR geometrically, plot the loss, suggest an LR."""
     from tuneforge.diagnose.lr_finder import write_lr_find
 
+    _single_process("lr-find")
     cfg = _load(config, set_)
     folder = out or Path("runs") / "lr-find" / (cfg.name or (config.stem if config else "default"))
     curve, written = write_lr_find(cfg, folder, apply=apply, min_lr=min_lr, max_lr=max_lr,

@@ -38,7 +38,10 @@ def tune(
     """Tune a recipe's hyperparameters (run it again to resume the study)."""
     import optuna
 
+    from tuneforge.engine.distributed import refuse_torchrun
     from tuneforge.tuning.api import finish, run_plan
+
+    refuse_torchrun("tune")  # before the plan: it may create the study's folder
     from tuneforge.tuning.plan import make_plan
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

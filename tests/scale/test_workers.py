@@ -114,3 +114,22 @@ def _wait_for_running_trial(process, url: str, name: str, timeout: float = 120.0
             return running[0]
         time.sleep(0.1)
     raise AssertionError("the worker never had a running trial to kill")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["postgresql", "journal"])
+def test_workers_train_their_own_cohorts_and_finish_exactly_n(tmp_path, request, backend):
+    """`tune.cohort: 4` with two workers: each asks up to four trials at once and trains them as
+    one batched model; the study still ends with exactly `trials` finished ones."""
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else journal_url(tmp_path)
+    cfg = tmp_path / "cohort.yaml"
+    cfg.write_text(yaml.safe_dump({**RECIPE, "tune": {**RECIPE["tune"], "cohort": 4}}))
+    name = f"cohorts-{backend}"
+    finish(*[worker(cfg, url, name, 10) for _ in range(2)])
+    study = optuna.load_study(study_name=name, storage=open_storage(url))
+    trials = study.get_trials(deepcopy=False)
+    assert count(study, TrialState.COMPLETE) == 10
+    assert len({t.number for t in trials}) == len(trials)
+    assert all(t.user_attrs.get("reason") == "surplus" for t in trials if t.state == TrialState.FAIL)
+    # Both workers trained cohorts (they start together and each asks four trials at once).
+    assert len({t.user_attrs["worker"] for t in trials if t.state == TrialState.COMPLETE}) == 2

@@ -166,17 +166,21 @@ class Augmenter:
         return float(betaincinv(alpha, alpha, float(torch.rand((), generator=self.host))))
 
     def mean_loss(
-        self, model, x: torch.Tensor, y: torch.Tensor, mean_loss: Callable
+        self, model, x: torch.Tensor, y: torch.Tensor, mean_loss: Callable, rows: slice = slice(None)
     ) -> torch.Tensor:
         """The batch's mean loss after augmentation; with mixup, inputs are mixed and the loss is
-        ``λ·loss(pred, y) + (1−λ)·loss(pred, y[perm])`` (Zhang et al. 2018)."""
+        ``λ·loss(pred, y) + (1−λ)·loss(pred, y[perm])`` (Zhang et al. 2018).
+
+        ``rows``: the model sees only these rows of the augmented batch (a DDP rank's shard);
+        the whole batch is augmented, so every rank draws what one process would.
+        """
         x = self.batch(x)
         if not self.cfg.mixup:
-            return mean_loss(model(x), y)
+            return mean_loss(model(x[rows]), y[rows])
         lam = self.mixup_lambda()
         perm = torch.randperm(len(x), generator=self.generator, device=self.generator.device)
-        pred = model(lam * x + (1 - lam) * x.index_select(0, perm))
-        return lam * mean_loss(pred, y) + (1 - lam) * mean_loss(pred, y.index_select(0, perm))
+        pred = model((lam * x + (1 - lam) * x.index_select(0, perm))[rows])
+        return lam * mean_loss(pred, y[rows]) + (1 - lam) * mean_loss(pred, y.index_select(0, perm)[rows])
 
     def state(self) -> dict[str, torch.Tensor]:
         return {"augment.device": self.generator.get_state(), "augment.host": self.host.get_state()}

@@ -3,6 +3,11 @@
 The loop reads top to bottom: forward, loss, penalty, backward, clip, step, proximal step,
 schedule. Per-step work is only what the recipe asks for; the loss is kept on the device and
 checked for NaN/Inf once per epoch, so a step never waits on a host sync.
+
+Under ``torchrun`` (a :class:`World` of several ranks) the same loop runs on every rank: each
+takes its rows of every global batch (:meth:`World.shard`), DDP all-reduces the gradients in
+``backward``, and clipping and the step see the global gradient, so the weights follow one
+process training on the global batch. See docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -19,8 +25,9 @@ from torch import nn
 
 from tuneforge.data import Batches, Dataset
 from tuneforge.data.augment import Augmenter
-from tuneforge.engine import checkpoint
+from tuneforge.engine import checkpoint, distributed
 from tuneforge.engine.callbacks import EarlyStopping
+from tuneforge.engine.distributed import World
 from tuneforge.evaluate.metrics import epoch_metrics, mode
 from tuneforge.recipe import (
     Plateau,
@@ -82,13 +89,18 @@ def evaluate(model: nn.Module, data: Dataset, part: str, recipe: Recipe) -> dict
 
 
 class ModuleTrainer:
-    """Trains ``model`` on ``data`` with ``recipe``; resumable from its checkpoint folder."""
+    """Trains ``model`` on ``data`` with ``recipe``; resumable from its checkpoint folder.
+
+    ``world`` is this process's place in a torchrun job (a world of one by default): the loop
+    runs ``self.net`` (the DDP wrapper, or the model itself), everything else reads ``self.model``.
+    """
 
     def __init__(self, model: nn.Module, data: Dataset, recipe: Recipe, seed: int = 0,
-                 probe: StepProbe | None = None):  # fmt: skip
+                 probe: StepProbe | None = None, world: World = World()):  # fmt: skip
         cfg = recipe.cfg
         self.model, self.data, self.recipe, self.cfg = model, data, recipe, cfg
-        self.probe = probe
+        self.probe, self.world = probe, world
+        self.net = distributed.wrap(model, world, data.x["train"].device)
         # Pretrained models give per-block groups (own learning rates, models/finetune.py).
         groups = getattr(model, "param_groups", None)
         params = groups(cfg.optimizer.lr) if callable(groups) else model.parameters()
@@ -115,9 +127,9 @@ class ModuleTrainer:
         """The model's outputs; with ``train.precision: bf16`` under autocast (the weights and
         optimizer state stay fp32), returned as fp32 so the loss is computed in full precision."""
         if not self.bf16:
-            return self.model(x)
+            return self.net(x)
         with torch.autocast(self.device_type, dtype=torch.bfloat16):
-            return self.model(x).float()
+            return self.net(x).float()
 
     # ------------------------------------------------------------------------------ the loop
     def fit(self, callbacks: Sequence[EpochCallback] = (), checkpoint_dir: Path | None = None):
@@ -157,18 +169,17 @@ class ModuleTrainer:
         for i, (x, y) in enumerate(self.batches):
             if self.scheduled and cfg.schedule.interval == "step":
                 self._set_lr(self.factors[self.step])
-            if self.augment is None:
-                loss = self.recipe.mean_loss(self.forward(x), y)
-            else:  # training batches only: evaluation never sees augmented rows
-                loss = self.augment.mean_loss(self.forward, x, y, self.recipe.mean_loss)
-            objective = loss
-            if self.has_penalty:
-                objective = loss + penalty(self.penalized, self.l1, cfg.regularization.l2)
-            if cfg.accumulate > 1:  # the group's mean loss: rows here / rows in the group
-                objective = objective * self.micro_weights[i]
-            objective.backward()
+            stepping = (i + 1) % cfg.accumulate == 0 or i + 1 == len(self.batches)
+            with self._gradient_sync(stepping):
+                loss = self.batch_loss(x, y)
+                objective = loss
+                if self.has_penalty:
+                    objective = loss + penalty(self.penalized, self.l1, cfg.regularization.l2)
+                if cfg.accumulate > 1:  # the group's mean loss: rows here / rows in the group
+                    objective = objective * self.micro_weights[i]
+                objective.backward()
             losses.append(loss.detach())
-            if (i + 1) % cfg.accumulate and i + 1 < len(self.batches):
+            if not stepping:
                 continue  # accumulate gradients over more micro-batches
             probing = self.probe is not None and self.step % self.probe.every == 0
             if probing:
@@ -184,7 +195,36 @@ class ModuleTrainer:
                 self.probe.after_step(self.step)
             optimizer.zero_grad(set_to_none=True)
             self.step += 1
-        return torch.stack(losses)
+        # Under DDP a rank's loss is its share of the batch mean; the mean over ranks is the
+        # batch mean, and every rank then takes the same divergence decision.
+        return distributed.mean_over_ranks(torch.stack(losses), self.world)
+
+    def batch_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The data loss of one global batch: its mean, or under DDP this rank's share of it.
+
+        A rank's share is its summed loss times ``world / rows``: DDP averages gradients over
+        ranks, which then gives the gradient of the global batch's mean loss.
+        """
+        if not self.world.distributed:
+            if self.augment is None:
+                return self.recipe.mean_loss(self.forward(x), y)
+            # training batches only: evaluation never sees augmented rows
+            return self.augment.mean_loss(self.forward, x, y, self.recipe.mean_loss)
+        rows, scale = self.world.shard(len(x)), self.world.size / len(x)
+
+        def share(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            return self.recipe.loss(pred, target, reduction="sum") * scale
+
+        if self.augment is None:
+            return share(self.forward(x[rows]), y[rows])
+        # Augmented on the whole global batch (same draws on every rank), then sharded.
+        return self.augment.mean_loss(self.forward, x, y, share, rows)
+
+    def _gradient_sync(self, stepping: bool):
+        """DDP all-reduces gradients in ``backward``; micro-batches before a step skip that."""
+        if stepping or not self.world.distributed:
+            return nullcontext()
+        return self.net.no_sync()
 
     def end_epoch(self, losses: torch.Tensor, seconds: float) -> dict:
         self.epoch += 1
@@ -229,7 +269,12 @@ class ModuleTrainer:
 
     # --------------------------------------------------------------------------- checkpoints
     def save(self, folder: Path) -> None:
+        """Write a checkpoint; under DDP every rank calls this (the RNG gather) and rank 0 writes."""
+        device = self.data.x["train"].device
         tensors = checkpoint.rng_state(self.batches.generator)
+        tensors |= distributed.gather_rng(self.world, device)
+        if not self.world.is_main:
+            return
         if self.augment is not None:
             tensors |= self.augment.state()
         state = {"epoch": self.epoch, "step": self.step, "history": self.history,
@@ -246,6 +291,7 @@ class ModuleTrainer:
         device = self.data.x["train"].device
         tensors, state = checkpoint.load(folder, self.model, self.optimizer, device)
         checkpoint.restore_rng(tensors, self.batches.generator)
+        distributed.restore_rng(tensors, self.world, device)
         if self.augment is not None:
             self.augment.load_state(tensors)
         self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
@@ -255,4 +301,3 @@ class ModuleTrainer:
                                           if k.startswith("plateau.")})  # fmt: skip
         if self.stopper is not None:
             self.stopper.load(state["early_stopping"], tensors)
-

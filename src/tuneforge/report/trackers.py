@@ -95,7 +95,8 @@ TRACKERS = {"tensorboard": TensorBoardTracker, "mlflow": MLflowTracker}
 class Trackers:
     """The trackers a config switches on; a context manager that closes them."""
 
-    def __init__(self, cfg, out: str | Path | None):
+    def __init__(self, cfg, out: str | Path | None, enabled: bool = True):
+        """``enabled=False``: check the packages, open nothing (DDP ranks other than 0)."""
         self.cfg, self.folder = cfg, Path(out) if out is not None else None
         self.wanted = [name for name in TRACKERS if getattr(cfg.logging, name)]
         for name in self.wanted:
@@ -103,6 +104,7 @@ class Trackers:
             if importlib.util.find_spec(module) is None:
                 raise ConfigError(f"logging.{name}: the {module} package is not installed "
                                   f"(pip install {package}), or set logging.{name}: false")  # fmt: skip
+        self.wanted = self.wanted if enabled else []
         self.callbacks: list = []
 
     def __enter__(self) -> Trackers:

@@ -11,6 +11,7 @@ import optuna
 import torch
 
 from tuneforge.config import Config
+from tuneforge.engine.distributed import refuse_torchrun
 from tuneforge.report import write_study_report
 from tuneforge.tuning.plan import StudyPlan, make_plan
 from tuneforge.tuning.result import Study, refit, train_best, write_best
@@ -56,6 +57,7 @@ def tune(
 
 def run_plan(plan: StudyPlan, progress=None, log=logger.warning) -> Study:
     """Open the study and run its workers (this process is worker 0) until it is done."""
+    refuse_torchrun("tune")
     storage = open_storage(plan.storage, plan.tune.heartbeat)
     optuna_study = open_study(plan, storage)
     helpers, threads = [], None

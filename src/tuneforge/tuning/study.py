@@ -166,12 +166,30 @@ def open_storage(url: str | None, heartbeat: int | None = None, must_exist: bool
             return RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=heartbeat,
                               grace_period=grace_period(heartbeat) if heartbeat else None,
                               heartbeat_stale_trial_callback=retry if heartbeat else None)  # fmt: skip
-    except ModuleNotFoundError as exc:
-        extra = " (pip install 'tuneforge[postgres]')" if url.startswith("postgres") else ""
-        raise ConfigError(f"tune.storage: {_safe(url)} needs the {exc.name} driver{extra}") from None
+    except ImportError as exc:  # Optuna re-raises the driver's ModuleNotFoundError as ImportError
+        missing = _missing_module(exc)
+        raise ConfigError(f"tune.storage: {_safe(url)} needs the {missing or 'database'} driver"
+                          f"{_driver_hint(url, missing)}") from None  # fmt: skip
     except Exception as exc:  # SQLAlchemy raises many types for a bad URL or an unreachable server
         raise ConfigError(f"tune.storage: cannot open {_safe(url)} ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0]})") from None  # fmt: skip
+
+
+def _missing_module(exc: BaseException | None) -> str | None:
+    while exc is not None:
+        if isinstance(exc, ModuleNotFoundError):
+            return exc.name
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _driver_hint(url: str, missing: str | None) -> str:
+    if not url.startswith("postgres"):
+        return ""
+    if missing == "psycopg2":  # SQLAlchemy < 2.1 reads postgresql:// as psycopg2
+        return ("; tuneforge[postgres] installs psycopg 3: write the URL as "
+                "postgresql+psycopg://... to use it")  # fmt: skip
+    return " (pip install 'tuneforge[postgres]')"
 
 
 def _prepare_file(path: Path, url: str, must_exist: bool) -> None:
