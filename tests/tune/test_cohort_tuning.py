@@ -29,3 +29,21 @@ def test_members_are_pruned_one_by_one_in_a_cohort(tmp_path):
     states = [t.state for t in study.optuna.get_trials(deepcopy=False)]
     pruned = states.count(optuna.trial.TrialState.PRUNED)
     assert states.count(optuna.trial.TrialState.COMPLETE) + pruned == 12 and pruned >= 1
+
+
+def test_cohort_defaults_to_16_where_cohorts_apply_and_to_1_elsewhere():
+    from tuneforge.config.tune_schema import DEFAULT_COHORT
+    from tuneforge.tuning.plan import make_plan
+    from tuneforge.tuning.runner import Runner, open_study
+    from tuneforge.tuning.study import open_storage
+
+    mlp = make_plan(tiny(storage=None))
+    assert mlp.tune.cohort == DEFAULT_COHORT == 16 and not mlp.notes
+    runner = Runner(mlp, open_study(mlp, open_storage(None, 10)))
+    assert type(runner.executor).__name__ == "CohortExecutor" and runner.batch_size == 16
+    cnn = tiny(storage=None)
+    cnn["data"], cnn["model"] = {"source": "digits"}, {"kind": "cnn", "channels": [4], "head": 8}
+    plan = make_plan(cnn)
+    assert plan.tune.cohort == 1 and not plan.notes  # no note: nobody asked for a cohort
+    explicit = make_plan(tiny(storage=None, cohort=1))
+    assert explicit.tune.cohort == 1

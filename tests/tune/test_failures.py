@@ -41,7 +41,9 @@ def test_an_exception_in_one_trial_fails_only_that_trial(monkeypatch):
         return real_train(cfg, *args, **kwargs)
 
     monkeypatch.setattr(tuneforge.run, "train", train)
-    study = tuneforge.tune(tiny(trials=5, sampler="random", space={"model.hidden": [[13], [8]]})).optuna
+    # cohort 1: the failure is injected into the module engine's tuneforge.run.train
+    raw = tiny(trials=5, sampler="random", space={"model.hidden": [[13], [8]]}, cohort=1)
+    study = tuneforge.tune(raw).optuna
     failed = [t for t in study.trials if t.state == TrialState.FAIL]
     assert failed and all(t.params["model.hidden"] == "[13]" for t in failed)
     assert all(t.user_attrs["reason"] == "RuntimeError: boom in trial" for t in failed)
@@ -67,7 +69,7 @@ def test_a_worker_stops_after_ten_failures_in_a_row(monkeypatch):
         raise ValueError("always")
 
     monkeypatch.setattr(tuneforge.run, "train", train)
-    study = tuneforge.tune(tiny(trials=50))
+    study = tuneforge.tune(tiny(trials=50, cohort=1))  # trials one at a time, each failing
     assert states(study.optuna) == {"FAIL": 10}
     assert study.best_run is None
 
@@ -83,7 +85,7 @@ def test_ctrl_c_keeps_finished_trials_and_the_study_resumes(monkeypatch):
         return real_train(cfg, *args, **kwargs)
 
     monkeypatch.setattr(tuneforge.run, "train", train)
-    raw = tiny(trials=5, storage="sqlite:///studies.db", pruner="none")
+    raw = tiny(trials=5, storage="sqlite:///studies.db", pruner="none", cohort=1)  # run.train's 3rd call
     study = tuneforge.tune(raw)
     assert study.interrupted
     trials = study.optuna.trials

@@ -169,7 +169,10 @@ class Runner:
 
     def _ask(self, n: int, heartbeat: Heartbeat) -> list[TrialJob]:
         jobs = []
+        grid = self.study.sampler if isinstance(self.study.sampler, AskTellGridSampler) else None
         for _ in range(n):
+            if grid is not None and jobs and grid.unstarted(self.study) == 0:
+                break  # the rest of a cohort would repeat grid points
             with interrupt_after(), quiet_optuna():
                 trial = self.study.ask()
                 self.inflight.append(trial)

@@ -54,10 +54,21 @@ def quiet_optuna() -> Iterator[None]:
 # -------------------------------------------------------------------------------- samplers
 class AskTellGridSampler(optuna.samplers.GridSampler):
     """Optuna's grid sampler, minus ``study.stop()`` when the grid is done: that only works inside
-    ``study.optimize``; our runner asks :meth:`is_exhausted` before each trial instead."""
+    ``study.optimize``; our runner asks :meth:`is_exhausted` before each trial instead, and
+    :meth:`unstarted` while it asks a cohort's trials (past that, the grid hands out repeats)."""
+
+    def __init__(self, search_space, seed: int | None = None):
+        super().__init__(search_space, seed=seed)
+        self.size = math.prod(len(values) for values in search_space.values())
 
     def after_trial(self, study, trial, state, values) -> None:
         return None
+
+    def unstarted(self, study: optuna.Study) -> int:
+        """Grid points no trial has taken yet (running or finished)."""
+        taken = {t.system_attrs["grid_id"] for t in study.get_trials(deepcopy=False)
+                 if "grid_id" in t.system_attrs and t.state != TrialState.FAIL}  # fmt: skip
+        return self.size - len(taken)
 
 
 SamplerFactory = Callable[[int | None, dict], optuna.samplers.BaseSampler]
