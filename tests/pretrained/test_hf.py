@@ -141,3 +141,18 @@ def test_missing_hugging_face_folder_is_one_config_error(sentences, tmp_path):
     cfg["model"]["hf"] = str(tmp_path / "gone")
     with pytest.raises(ConfigError, match=r"^model.hf/model.source: .*gone: no such directory$"):
         tuneforge.train(Config(**cfg))
+
+
+def test_a_folder_with_pickled_weights_only_is_refused(tmp_path):
+    """No unpickling: a folder holding pytorch_model.bin but no model.safetensors is bad input."""
+    import shutil
+
+    from tuneforge.config.pretrained import PretrainedModel
+    from tuneforge.errors import ConfigError
+    from tuneforge.models.hf import load_body
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(minilm.get_model_path(), folder, ignore=shutil.ignore_patterns("*.safetensors"))
+    (folder / "pytorch_model.bin").write_bytes(b"not to be unpickled")
+    with pytest.raises(ConfigError, match=r"model\.hf: .*model\.safetensors"):
+        load_body(PretrainedModel(hf=str(folder)))

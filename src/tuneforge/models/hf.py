@@ -39,7 +39,8 @@ def load_body(cfg: PretrainedModel) -> nn.Module:
         raise ConfigError(f"{cfg.key}: Hugging Face models need transformers; pip install "
                           "'tuneforge[hf]'") from None  # fmt: skip
     try:
-        return AutoModel.from_pretrained(cfg.location, local_files_only=True)
+        # safetensors only: a folder with just pytorch_model.bin (a pickle) is refused
+        return AutoModel.from_pretrained(cfg.location, local_files_only=True, use_safetensors=True)
     except (OSError, ValueError) as exc:
         first = " ".join(str(exc).split())[:200]
         raise ConfigError(f"{cfg.key}: cannot load a local Hugging Face model from "
