@@ -170,7 +170,7 @@ class CohortExecutor(ModuleExecutor):
 
     The runner hands over up to ``batch_size`` trials at once (TPE's constant liar keeps their
     proposals apart); :func:`~tuneforge.engine.cohort.group_cohorts` splits them by structure
-    (depth, activation, batch size, optimizer family, loss...), and each group trains as one
+    (depth, norm, batch size, optimizer family, loss...), and each group trains as one
     model whose members report, get pruned and finish on their own. With ``tune.seeds: N`` each
     trial is N members (one per training seed), so ``size`` (``tune.cohort``) counts members:
     ``size // N`` trials per cohort, and at least one trial, whose seeds never split. A recipe

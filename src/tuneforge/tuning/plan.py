@@ -88,11 +88,12 @@ def make_plan(
     plan.folder = Path(tune.out) if tune.out else Path("runs") / plan.name
     _check_sampler(plan)
     _check_refit(plan)
+    reason = unsupported(base)  # why cohorts cannot train this recipe, or None
     if tune.cohort is None:  # the measured default where cohorts apply, else one at a time
-        tune.cohort = 1 if unsupported(base) else DEFAULT_COHORT
-    elif tune.cohort > 1 and (reason := unsupported(base)):
+        tune.cohort = 1 if reason else DEFAULT_COHORT
+    elif tune.cohort > 1 and reason:
         plan.notes.append(f"tune.cohort {tune.cohort}: {reason}; trials train one at a time")
-    if tune.cohort > 1 and tune.seeds > tune.cohort and not unsupported(base):
+    if tune.cohort > 1 and tune.seeds > tune.cohort and not reason:
         plan.notes.append(f"tune.cohort counts members (trials x seeds): with tune.seeds {tune.seeds} "
                           f"each cohort holds one trial's {tune.seeds} seeds")  # fmt: skip
     if tune.compile and tune.cohort == 1:

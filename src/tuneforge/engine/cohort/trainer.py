@@ -37,7 +37,8 @@ INF = float("inf")
 #: Entries of every optimizer tensor updated at once. The optimizer runs over column chunks of
 #: theta so that a chunk of parameters, gradients and state (about 1 MiB each) stays in a core's
 #: L2 cache through all of a step's elementwise passes; over the whole ``[K, P]`` matrix each
-#: pass streams it from memory. Adam on 16 x 38k entries: 1.1 ms a step instead of 1.8-3 ms.
+#: pass streams it from memory. A one-off timing of Adam alone on 16 x 38k entries gave 1.1 ms a
+#: step instead of 1.8-3 ms; a whole cohort epoch gained only ~4% (most of a step is elsewhere).
 CHUNK_ENTRIES = 1 << 18
 
 
@@ -63,11 +64,10 @@ class CohortTrainer:
         hyper = member_hyperparameters([optimizer_kwargs(o) for o in opt_cfgs],
                                        [o.name for o in opt_cfgs], device)  # fmt: skip
         self.columns = max(256, CHUNK_ENTRIES // len(self.members))
-        self.optimizer = OPTIMIZERS[FAMILIES[opt_cfgs[0].name]](
-            self._chunks(self.net.rows(self.net.theta)), hyper
-        )
         self.per_member = self._per_member_tensors()
         self.per_member |= self._penalty_rows()
+        self._make_views()
+        self.optimizer = OPTIMIZERS[FAMILIES[opt_cfgs[0].name]](self.theta_chunks, hyper)
         self.uses = {k: bool((v != 0).any()) for k, v in self.per_member.items() if v.ndim == 1}
         self.uses |= {
             k: bool(torch.isfinite(self.per_member[k]).any()) for k in ("clip_value", "clip_norm")
@@ -113,8 +113,8 @@ class CohortTrainer:
         """λ₁ and λ₂ per member and entry of theta, ``[K, P]`` (0 where an entry isn't penalized).
 
         The penalty's gradient is added to the data gradient in one pass per term
-        (:func:`add_penalty_grad_`) instead of differentiating the penalty: it spared a second
-        pass over the penalty's graph.
+        (:func:`add_penalty_grad_`) instead of through autograd, which built the penalty's graph
+        and split theta a second time every step.
         """
         weights = torch.cat([torch.full((p.size,), p.is_weight, dtype=torch.bool)
                              for p in self.net.pieces]).to(self.device)  # fmt: skip
@@ -122,6 +122,17 @@ class CohortTrainer:
         penalized = (weights[None, :] | bias).to(self.net.theta.dtype)  # [K, P], like theta
         return {f"{name}_rows": self.per_member[name].to(penalized.dtype)[:, None] * penalized
                 for name in ("l1", "l2") if bool((self.per_member[name] != 0).any())}  # fmt: skip
+
+    def _make_views(self) -> None:
+        """The views of theta (and of the penalty rows) every step uses, made once per theta:
+        ``keep`` replaces theta, and makes them again."""
+        rows = self.net.rows(self.net.theta)
+        self.theta_chunks = self._chunks(rows)
+        l1, l2 = self.per_member.get("l1_rows"), self.per_member.get("l2_rows")
+        none = [None] * len(rows)
+        self.penalty_terms = [] if l1 is None and l2 is None else list(zip(
+            rows, none if l1 is None else self.net.rows(l1), none if l2 is None else self.net.rows(l2),
+            strict=True))  # fmt: skip
 
     # ------------------------------------------------------------------------------ the loop
     def fit(self) -> Iterator[tuple[Member, int]]:
@@ -153,7 +164,7 @@ class CohortTrainer:
                 clip_grad_value_(rows, self.per_member["clip_value"])
             if self.uses["clip_norm"]:
                 clip_grad_norm_(rows, self.per_member["clip_norm"])
-            optimizer.step(self._chunks(net.rows(net.theta)), rows, lr)
+            optimizer.step(self.theta_chunks, rows, lr)
             if self.uses["prox_l1"]:
                 self._proximal_step(lr)
             grads, self.step = None, self.step + 1
@@ -165,15 +176,10 @@ class CohortTrainer:
         return [chunk for row in rows for chunk in row.split(self.columns, dim=1)]
 
     def _add_penalty_grads(self, rows: Sequence[Tensor]) -> None:
-        l1, l2 = self.per_member.get("l1_rows"), self.per_member.get("l2_rows")
-        if l1 is None and l2 is None:
+        if not self.penalty_terms:  # no member has an L1/L2 penalty
             return
-        none = [None] * len(rows)
-        pieces = zip(rows, self.net.rows(self.net.theta),
-                     none if l1 is None else self.net.rows(l1),
-                     none if l2 is None else self.net.rows(l2), strict=True)  # fmt: skip
-        for grad, param, l1_row, l2_row in pieces:
-            add_penalty_grad_(grad, param, l1_row, l2_row)
+        for grad, (param, l1, l2) in zip(rows, self.penalty_terms, strict=True):
+            add_penalty_grad_(grad, param, l1, l2)
 
     def loss(self, pred: Tensor, y: Tensor) -> Tensor:
         """Per-sample losses ``[K, n]``; label smoothing may differ per member (cross-entropy)."""
@@ -268,4 +274,5 @@ class CohortTrainer:
         self.per_member = {k: v.index_select(0, index) for k, v in self.per_member.items()}
         self.members = [self.members[k] for k in rows]
         self.seeds = [self.seeds[k] for k in rows]
+        self._make_views()
 
