@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from cohort_helpers import make
 
-from tuneforge.engine.cohort import group_cohorts
+from tuneforge.engine.cohort import group_cohorts, train_cohort
+from tuneforge.errors import ConfigError
 
 BASE = ["data.source=iris", "model.hidden=[16, 8]"]
 
@@ -69,3 +70,13 @@ def test_by_width_keeps_padding_under_two_fold() -> None:
     cfgs = [make("data.source=iris", f"model.hidden={w}") for w in widths]
     assert group_cohorts(cfgs) == [[0, 1, 2, 3, 4, 5]]
     assert group_cohorts(cfgs, by_width=True) == [[0, 1, 5], [2, 4], [3]]
+
+
+@pytest.mark.parametrize("override", ["train.augment={noise: 0.1}", "train.precision=bf16"])
+def test_recipes_the_cohort_cannot_batch_train_alone(override: str) -> None:
+    """Augmentation and bf16 are the module engine's: such a recipe is a group of its own, and
+    train_cohort refuses it instead of silently training without it."""
+    cfgs = [make(*BASE), make(*BASE, override), make(*BASE, "train.optimizer.lr=0.5")]
+    assert group_cohorts(cfgs) == [[0, 2], [1]]
+    with pytest.raises(ConfigError, match=override.split("=")[0]):
+        train_cohort([cfgs[1]])

@@ -26,6 +26,8 @@ def unsupported(cfg: Config) -> str | None:
         return f"model.kind {cfg.model.kind!r} is not batched (cohorts support {', '.join(KINDS)})"
     if cfg.train.precision != "fp32":
         return f"train.precision {cfg.train.precision} is not batched (cohorts train in fp32)"
+    if cfg.train.augment is not None:
+        return "train.augment is not batched (cohorts train on the rows as they are)"
     return None
 
 
