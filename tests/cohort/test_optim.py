@@ -104,6 +104,45 @@ def test_every_member_follows_torch_optim(family: str) -> None:
     assert min(moved) > 1e-2  # the comparison is not between two untouched starts
 
 
+@pytest.mark.parametrize("family", sorted(MEMBERS))
+def test_members_that_join_later_follow_torch_optim_from_their_own_first_step(family: str) -> None:
+    """Half the members start, the rest join after 40 steps (fresh state, own step count:
+    Adam's bias correction, Adagrad's decay, SGD's first momentum buffer); every member still
+    follows its own torch.optim, counted from when it joined."""
+    cfgs = MEMBERS[family][::-1]  # the late half holds the branches the early half lacks
+    k, early, joins_at = len(cfgs), len(cfgs) // 2, 40
+    gen = torch.Generator().manual_seed(11)
+    start = [torch.randn(k, *shape, generator=gen) for shape in SHAPES]
+    coef = [torch.randn(k, *shape, generator=gen) for shape in SHAPES]
+    hyper = member_hyperparameters([optimizer_kwargs(c) for c in cfgs], [c.name for c in cfgs])
+    params = [p[:early].clone() for p in start]
+    batched = OPTIMIZERS[family](params, {n: v[:early] for n, v in hyper.items()})
+    alone = [[p[i].clone().requires_grad_() for p in start] for i in range(k)]
+    references = [make_optimizer(c, ps) for c, ps in zip(cfgs, alone, strict=True)]
+
+    for t in range(100):
+        if t == joins_at:
+            params = [torch.cat([p, s[early:]]) for p, s in zip(params, start, strict=True)]
+            batched.add(params, {n: v[early:] for n, v in hyper.items()})
+        rows = len(params[0])
+        lr = hyper["lr"][:rows] * 0.99**t
+        leaves = [p.requires_grad_() for p in params]
+        grads = torch.autograd.grad(objective(leaves, [c[:rows] for c in coef]), leaves)
+        params = [p.detach() for p in leaves]
+        batched.step(params, grads, lr)
+        for i in range(rows):
+            for group in references[i].param_groups:
+                group["lr"] = float(lr[i])
+            references[i].zero_grad()
+            objective(alone[i], [c[i] for c in coef]).backward()
+            references[i].step()
+
+    assert batched.t.tolist() == [100.0] * early + [100.0 - joins_at] * (k - early)
+    for i in range(k):
+        for p, q in zip(params, alone[i], strict=True):
+            assert relative(p[i], q.detach()) < 1e-5, (family, i, cfgs[i])
+
+
 def test_members_do_not_interact() -> None:
     """A member's trajectory is the same whichever members it is stacked with."""
     cfgs = MEMBERS["adam"]

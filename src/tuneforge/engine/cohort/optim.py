@@ -17,6 +17,10 @@ A step is split in two: :meth:`CohortOptimizer.scalars` computes the per-member 
 step from the learning rates (tiny ``[K]`` float64 ops, as torch.optim computes them in Python
 doubles), and :meth:`CohortOptimizer.apply` does the parameter-sized work; only ``apply`` is
 worth handing to ``torch.compile``.
+
+Each member counts its own steps (``t``, ``[K]``): members may join a running cohort
+(:meth:`CohortOptimizer.add`) with fresh state, and a member's bias corrections, Adagrad decay
+and SGD's first-step momentum buffer follow its own count, as its own torch.optim would.
 """
 
 from __future__ import annotations
@@ -87,14 +91,17 @@ class CohortOptimizer:
             k: v.to(device=params[0].device, dtype=torch.float64) for k, v in hyper.items()
         }
         self.dtype = params[0].dtype
-        self.steps = 0
-        # Which optional branches any member takes: decided once, so no step asks the device.
+        #: per member, the steps taken so far (float64, as torch.optim's ``step`` value)
+        self.t = torch.zeros(len(params[0]), dtype=torch.float64, device=params[0].device)
+        # Which optional branches any member takes: decided when members come, so no step
+        # asks the device.
         self.uses = {k: bool((v != 0).any()) for k, v in self.hyper.items()}
         self.state: dict[str, list[Tensor | None]] = self.init_state(params)
         self._static = self.static()
         self.apply: Callable[..., None] = self.update
 
     def init_state(self, params: Sequence[Tensor]) -> dict[str, list[Tensor | None]]:
+        """Fresh state for ``params`` (``[K, ...]``, every member at step 0)."""
         return {}
 
     def static(self) -> dict[str, Tensor]:
@@ -105,21 +112,36 @@ class CohortOptimizer:
         """This step's per-member factors (``[K]``, parameter dtype) for learning rates ``lr``."""
         raise NotImplementedError
 
-    def update(self, params, grads, state, scalars, first: bool) -> None:
+    def update(self, params, grads, state, scalars) -> None:
         raise NotImplementedError
 
     @torch.no_grad()
     def step(self, params: Sequence[Tensor], grads: Sequence[Tensor], lr: Tensor) -> None:
         """One update of every member; ``lr`` is this step's learning rate per member ``[K]``."""
-        self.steps += 1
-        self.apply(list(params), list(grads), self.state, self.scalars(lr.to(torch.float64)),
-                   self.steps == 1)  # fmt: skip
+        self.t += 1
+        self.apply(list(params), list(grads), self.state, self.scalars(lr.to(torch.float64)))
 
     def keep(self, index: Tensor) -> None:
         """Keep only the members at ``index`` (in that order): hyperparameters and state."""
         self.hyper = {k: v.index_select(0, index) for k, v in self.hyper.items()}
+        self.t = self.t.index_select(0, index)
         self.state = {name: [None if t is None else t.index_select(0, index) for t in tensors]
                       for name, tensors in self.state.items()}  # fmt: skip
+        self._static = self.static()
+
+    def add(self, params: Sequence[Tensor], hyper: Mapping[str, Tensor]) -> None:
+        """Members join after the current ones: ``params`` are the new, longer ``[K', ...]``
+        tensors and ``hyper`` the newcomers' hyperparameters. They start at step 0 with fresh
+        state; a branch only a newcomer takes (momentum, AMSGrad...) gets its state now."""
+        old, before = self.state, len(self.t)
+        self.hyper = {k: torch.cat([v, hyper[k].to(v)]) for k, v in self.hyper.items()}
+        self.t = torch.cat([self.t, self.t.new_zeros(len(params[0]) - before)])
+        self.uses = {k: bool((v != 0).any()) for k, v in self.hyper.items()}
+        self.state = self.init_state(params)
+        for name, tensors in old.items():
+            for new, kept in zip(self.state[name], tensors, strict=True):
+                if kept is not None:
+                    new[:before].copy_(kept)
         self._static = self.static()
 
     def _cast(self, values: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -132,31 +154,34 @@ class CohortSGD(CohortOptimizer):
     family = "sgd"
 
     def init_state(self, params):
-        return {"momentum_buffer": [None] * len(params)}
+        if not self.uses["momentum"]:
+            return {"momentum_buffer": [None] * len(params)}
+        return {"momentum_buffer": [torch.zeros_like(p) for p in params]}
 
     def static(self):
         h = self.hyper
         # torch skips the buffer when momentum is 0; dampening 0 there makes buf = g exactly.
         keep_grad = torch.where(h["momentum"] == 0, 1.0, 1 - h["dampening"])
-        return self._cast({"weight_decay": h["weight_decay"], "momentum": h["momentum"],
-                           "grad_factor": keep_grad, "nesterov": h["nesterov"]})  # fmt: skip
+        return {"weight_decay": h["weight_decay"], "momentum": h["momentum"],
+                "grad_factor": keep_grad, "nesterov": h["nesterov"]}  # fmt: skip
 
     def scalars(self, lr):
-        return self._static | self._cast({"neg_lr": -lr})
+        s, first = self._static, self.t == 1
+        # torch's first step sets buf = g: from a zero buffer that is 0·buf + 1·g, exactly.
+        return self._cast(s | {"neg_lr": -lr,
+                               "buffer_factor": torch.where(first, 0.0, s["momentum"]),
+                               "grad_factor": torch.where(first, 1.0, s["grad_factor"])})  # fmt: skip
 
-    def update(self, params, grads, state, s, first):
+    def update(self, params, grads, state, s):
         buffers = state["momentum_buffer"]
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             if self.uses["weight_decay"]:
                 g = torch.addcmul(g, p, _per_member(s["weight_decay"], p))
             if self.uses["momentum"]:
-                if first:
-                    buffers[i] = buf = g.clone()
-                else:
-                    buf = buffers[i]
-                    buf.mul_(_per_member(s["momentum"], p)).addcmul_(
-                        g, _per_member(s["grad_factor"], p)
-                    )
+                buf = buffers[i]
+                buf.mul_(_per_member(s["buffer_factor"], p)).addcmul_(
+                    g, _per_member(s["grad_factor"], p)
+                )
                 if self.uses["nesterov"]:
                     ahead = torch.addcmul(g, buf, _per_member(s["momentum"], p))
                     g = torch.where(_per_member(s["nesterov"], p) != 0, ahead, buf)
@@ -184,7 +209,7 @@ class CohortAdam(CohortOptimizer):
                            "amsgrad": h["amsgrad"]})  # fmt: skip
 
     def scalars(self, lr):
-        h, t = self.hyper, self.steps
+        h, t = self.hyper, self.t
         neg_step_size = -lr / (1 - h["beta1"] ** t)
         # torch.optim's capturable form: p += m / (√v / (c₂·(−s)) + ε/(−s)), one fewer pass
         # than p -= s · m / (√v / c₂ + ε) with per-member s (addcdiv takes only a Python scale).
@@ -195,7 +220,7 @@ class CohortAdam(CohortOptimizer):
             "decay_factor": 1 - lr * h["weight_decay"] * h["decoupled"],
         })  # fmt: skip
 
-    def update(self, params, grads, state, s, first):
+    def update(self, params, grads, state, s):
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             m, v = state["exp_avg"][i], state["exp_avg_sq"][i]
             if self.uses["weight_decay"] and self.uses["decoupled"]:
@@ -236,7 +261,7 @@ class CohortRMSprop(CohortOptimizer):
     def scalars(self, lr):
         return self._static | self._cast({"neg_lr": -lr})
 
-    def update(self, params, grads, state, s, first):
+    def update(self, params, grads, state, s):
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             v = state["square_avg"][i]
             if self.uses["weight_decay"]:
@@ -271,10 +296,10 @@ class CohortAdagrad(CohortOptimizer):
         return self._cast({"eps": h["eps"], "weight_decay": h["weight_decay"]})
 
     def scalars(self, lr):
-        decayed = lr / (1 + (self.steps - 1) * self.hyper["lr_decay"])
+        decayed = lr / (1 + (self.t - 1) * self.hyper["lr_decay"])
         return self._static | self._cast({"neg_lr": -decayed})
 
-    def update(self, params, grads, state, s, first):
+    def update(self, params, grads, state, s):
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             if self.uses["weight_decay"]:
                 g = torch.addcmul(g, p, _per_member(s["weight_decay"], p))
