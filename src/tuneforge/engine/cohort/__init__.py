@@ -27,6 +27,7 @@ from tuneforge.config import Config
 from tuneforge.data import Dataset, prepare
 from tuneforge.engine.cohort.grouping import group_cohorts, structure, unsupported
 from tuneforge.engine.cohort.members import Member
+from tuneforge.engine.cohort.pool import CohortPool
 from tuneforge.engine.cohort.trainer import CohortTrainer
 from tuneforge.engine.module import EpochCallback
 from tuneforge.errors import ConfigError
@@ -34,7 +35,8 @@ from tuneforge.models import build_model
 from tuneforge.recipe import Recipe
 from tuneforge.run import Run, check_against_data, resolve_device, seed_everything, summarize
 
-__all__ = ["CohortTrainer", "group_cohorts", "member_model", "train_cohort", "unsupported"]
+__all__ = ["CohortPool", "CohortTrainer", "group_cohorts", "member_model", "member_run",
+           "train_cohort", "unsupported"]
 
 
 def train_cohort(
@@ -85,12 +87,23 @@ def train_cohort(
     trainer = CohortTrainer(members, data, device, compile=compile)
     runs: list[Run | None] = [None] * len(configs)
     for member, row in trainer.fit():
-        model = member_model(trainer, row)
-        summary = summarize(member.cfg, data, member.recipe, model, member.result,
-                            time.perf_counter() - started)  # fmt: skip
-        summary["cohort"] = {"members": len(configs), "member": member.index}
-        runs[member.index] = Run(member.cfg, model, data.encoder, member.history, summary)
+        runs[member.index] = member_run(trainer, member, row, len(configs), started)
     return runs  # type: ignore[return-value]
+
+
+def member_run(trainer: CohortTrainer, member: Member, row: int, members: int,
+               started: float | None = None) -> Run:  # fmt: skip
+    """The ``Run`` of a member that is leaving (at ``row``), as ``tuneforge.train`` returns it.
+
+    ``members`` is reported as ``summary["cohort"]["members"]``; ``wall_time_s`` counts from
+    ``started`` (default: when the member joined).
+    """
+    model = member_model(trainer, row)
+    began = member.started if started is None else started
+    summary = summarize(member.cfg, trainer.data, member.recipe, model, member.result,
+                        time.perf_counter() - began)  # fmt: skip
+    summary["cohort"] = {"members": members, "member": member.index}
+    return Run(member.cfg, model, trainer.data.encoder, member.history, summary)
 
 
 def member_model(trainer: CohortTrainer, row: int) -> nn.Module:

@@ -55,6 +55,17 @@ def structure(cfg: Config, by_width: bool = False) -> str:
     return json.dumps(key, sort_keys=True)
 
 
+def band_capacity(cfg: Config) -> Config | None:
+    """``cfg`` at the top of its width bands (each hidden width rounded up to a power of two):
+    the widths a cohort of its ``structure(cfg, by_width=True)`` lays out, so any member of
+    those bands can join it. None for kinds without hidden layers."""
+    hidden = getattr(cfg.model, "hidden", None)
+    if not hidden:
+        return None
+    tops = [2 ** math.ceil(math.log2(w)) for w in hidden]
+    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"hidden": tops})})
+
+
 def group_cohorts(
     configs: Sequence[Config], max_members: int = 16, by_width: bool = False
 ) -> list[list[int]]:

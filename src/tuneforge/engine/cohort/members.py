@@ -8,6 +8,7 @@ history and status are what ``ModuleTrainer.fit`` would write for the same numbe
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -46,6 +47,9 @@ class Member:
     stopper: EarlyStopping | None = field(init=False)
     plateau: Plateau | None = field(init=False)
     plateau_factor: float = 1.0
+    epochs_done: int = 0  # the member's own count: members may join a running cohort
+    steps_done: int = 0  # optimizer steps
+    started: float = field(default_factory=time.perf_counter)  # when it joined (wall_time_s)
 
     def __post_init__(self) -> None:
         train = self.cfg.train

@@ -64,32 +64,44 @@ class CohortNet:
     Args:
         modules: one freshly built ``nn.Module`` per member (same kind, depth and norm).
         model_cfgs: each member's ``model`` config (hidden widths and dropout may differ).
+        capacity: a module of the same structure whose widths the layout must also hold, so
+            that members up to its widths can join later (:meth:`add`); it is not a member.
     """
 
-    def __init__(self, modules: Sequence[nn.Module], model_cfgs: Sequence, device):
-        first = model_cfgs[0]
-        self.activation = (
-            MemberActivations([cfg.activation for cfg in model_cfgs], device)
-            if first.kind == "mlp" else None
-        )  # fmt: skip
-        self.pieces = self._layout(modules)
+    def __init__(self, modules: Sequence[nn.Module], model_cfgs: Sequence, device,
+                 capacity: nn.Module | None = None):  # fmt: skip
+        self.device = device
+        self.pieces = self._layout([*modules, capacity] if capacity is not None else modules)
+        if capacity is not None:  # the layout holds its widths; it is not a member
+            for piece in self.pieces:
+                piece.keys.pop(), piece.shapes.pop()
         #: per hidden layer, the norm module of member 0 (for its kind, eps and momentum)
         self.norms = [_norm_layers(modules[0])[name] for name in _norm_layers(modules[0])]
         #: per member, the state-dict prefix of each norm layer
         self.norm_names = [list(_norm_layers(m)) for m in modules]
-        self.theta = self._stack(modules, device)
+        self.theta = self._rows(modules, 0)
         self.params = self._leaves()
-        self.buffers = self._stack_buffers(modules, device)
-        self.hidden = [
-            [cfg.hidden[i] for cfg in model_cfgs] for i in range(len(getattr(first, "hidden", [])))
-        ]
+        self.buffers = self._stack_buffers(modules)
+        self.cfgs = list(model_cfgs)
+        self.batches_seen = 0  # training forward passes (batch norm's num_batches_tracked) ...
+        self.joined_at = [0] * len(modules)  # ... minus those before each member joined
+        self._derive()
+
+    def _derive(self) -> None:
+        """What follows from the members' model configs: widths, masks, activations, dropout."""
+        cfgs, device = self.cfgs, self.device
+        if not cfgs:  # every member has left
+            return
+        depth = len(getattr(cfgs[0], "hidden", []))
+        self.hidden = [[cfg.hidden[i] for cfg in cfgs] for i in range(depth)]
         self.unit_masks = self._unit_masks(device)
+        self.activation = (
+            MemberActivations([cfg.activation for cfg in cfgs], device)
+            if cfgs[0].kind == "mlp" else None
+        )  # fmt: skip
         self.mask_activations = self.activation is not None and self.activation.moves_zero()
-        dropout = torch.tensor(
-            [float(getattr(cfg, "dropout", 0.0)) for cfg in model_cfgs], device=device
-        )
+        dropout = torch.tensor([float(getattr(cfg, "dropout", 0.0)) for cfg in cfgs], device=device)
         self.dropout = dropout if bool((dropout > 0).any()) else None
-        self.batches_seen = 0  # training forward passes (batch norm's num_batches_tracked)
 
     # ---------------------------------------------------------------------------- building
     @staticmethod
@@ -107,37 +119,69 @@ class CohortNet:
             pieces.append(Piece([key for key, _ in params], widest, shapes, params[0][1].ndim >= 2))
         return pieces
 
-    def _stack(self, modules: Sequence[nn.Module], device) -> Tensor:
-        theta = torch.zeros(len(modules), sum(p.size for p in self.pieces), device=device)
-        for k, module in enumerate(modules):
-            parts = zip(module.parameters(), self.pieces, self._split(theta[k : k + 1]), strict=True)
+    def _rows(self, modules: Sequence[nn.Module], first: int) -> Tensor:
+        """Rows of theta for ``modules``, members ``first, first + 1, ...`` of the pieces."""
+        theta = torch.zeros(len(modules), sum(p.size for p in self.pieces), device=self.device)
+        for j, module in enumerate(modules):
+            parts = zip(module.parameters(), self.pieces, self._split(theta[j : j + 1]), strict=True)
             for param, piece, view in parts:
-                _crop(view[0], piece.shapes[k]).copy_(piece.stored(param.detach()))
+                _crop(view[0], piece.shapes[first + j]).copy_(piece.stored(param.detach()))
         return theta
 
-    def _stack_buffers(self, modules: Sequence[nn.Module], device) -> dict[str, Tensor]:
-        """Batch-norm running statistics, ``[K, widest]`` (padding: mean 0, variance 1)."""
+    def _stack_buffers(self, modules: Sequence[nn.Module]) -> dict[str, Tensor]:
+        """Batch-norm running statistics, ``[K, layout width]`` (padding: mean 0, variance 1)."""
         stacked: dict[str, Tensor] = {}
         for layer, module in enumerate(self.norms):
             if not isinstance(module, nn.BatchNorm1d):
                 continue  # layer norm: no running statistics
+            key = f"{self.norm_names[0][layer]}.weight"
+            width = next(p.shape[0] for p in self.pieces if p.keys[0] == key)
             for stat, fill in (("running_mean", 0.0), ("running_var", 1.0)):
                 own = [getattr(_norm_layers(m)[names[layer]], stat)
-                       for m, names in zip(modules, self.norm_names, strict=True)]  # fmt: skip
-                out = torch.full((len(modules), max(len(t) for t in own)), fill, device=device)
+                       for m, names in zip(modules, self.norm_names[-len(modules):], strict=True)]  # fmt: skip
+                out = torch.full((len(modules), width), fill, device=self.device)
                 for row, tensor in zip(out, own, strict=True):
                     row[: len(tensor)].copy_(tensor)
                 stacked[f"{layer}.{stat}"] = out
         return stacked
 
+    def fits(self, module: nn.Module) -> bool:
+        """Whether ``module`` (same structure) fits the layout, so it can join (:meth:`add`)."""
+        params = list(module.parameters())
+        return len(params) == len(self.pieces) and all(
+            all(a <= b for a, b in zip(tuple(t.shape)[::-1], piece.shape, strict=True))
+            for t, piece in zip(params, self.pieces, strict=True)
+        )
+
+    def add(self, modules: Sequence[nn.Module], model_cfgs: Sequence) -> None:
+        """Members join after the current ones (each must :meth:`fit` the layout)."""
+        if not all(self.fits(m) for m in modules):
+            raise ValueError("a joining member is wider than the cohort's layout")
+        first = self.members
+        for piece, params in zip(self.pieces, zip(*[list(m.named_parameters()) for m in modules],
+                                                  strict=True), strict=True):  # fmt: skip
+            piece.keys += [key for key, _ in params]
+            piece.shapes += [tuple(tensor.shape)[::-1] for _, tensor in params]
+        self.norm_names += [list(_norm_layers(m)) for m in modules]
+        self.theta = torch.cat([self.theta, self._rows(modules, first)])
+        self.params = self._leaves()
+        added = self._stack_buffers(modules)
+        self.buffers = {k: torch.cat([v, added[k]]) for k, v in self.buffers.items()}
+        self.cfgs += list(model_cfgs)
+        self.joined_at += [self.batches_seen] * len(modules)
+        self._derive()
+
     def _unit_masks(self, device) -> list[Tensor | None]:
-        """Per hidden layer, ``[K, 1, widest]`` ones over each member's own units (None: all equal)."""
+        """Per hidden layer, ``[K, 1, widest]`` ones over each member's own units (None: all
+        members as wide as the layout)."""
         masks: list[Tensor | None] = []
-        for widths in self.hidden:
-            if len(set(widths)) == 1:
+        weights = [p for p in self.pieces if p.is_weight]
+        for widths, weight in zip(self.hidden, weights, strict=False):
+            layout = weight.shape[1]  # stored [in, out]: the layer's units
+            if all(w == layout for w in widths):
                 masks.append(None)
                 continue
-            units = torch.arange(max(widths), device=device)
+            units = torch.arange(layout, device=device)
             masks.append((units < torch.tensor(widths, device=device)[:, None]).float()[:, None, :])
         return masks
 
@@ -221,7 +265,7 @@ class CohortNet:
             prefix = self.norm_names[k][int(layer)]
             width = state[f"{prefix}.weight"].shape[0]
             state[f"{prefix}.{stat}"] = value[k, :width].clone()
-            state[f"{prefix}.num_batches_tracked"] = torch.tensor(self.batches_seen)
+            state[f"{prefix}.num_batches_tracked"] = torch.tensor(self.batches_seen - self.joined_at[k])
         return state
 
     def keep(self, index: Tensor) -> None:
@@ -234,12 +278,9 @@ class CohortNet:
             piece.shapes = [piece.shapes[i] for i in members]
             piece.keys = [piece.keys[i] for i in members]
         self.norm_names = [self.norm_names[i] for i in members]
-        self.hidden = [[widths[i] for i in members] for widths in self.hidden]
-        self.unit_masks = [None if m is None else m.index_select(0, index) for m in self.unit_masks]
-        if self.activation is not None:
-            self.activation = self.activation.keep(members)
-        if self.dropout is not None:
-            self.dropout = self.dropout.index_select(0, index)
+        self.cfgs = [self.cfgs[i] for i in members]
+        self.joined_at = [self.joined_at[i] for i in members]
+        self._derive()
 
 
 class MemberActivations:
@@ -264,9 +305,6 @@ class MemberActivations:
     def moves_zero(self) -> bool:
         """Whether some member's activation maps 0 elsewhere (sigmoid): padding needs masks."""
         return any(bool(f(torch.zeros(())) != 0) for f in self.functions.values())
-
-    def keep(self, members: list[int]) -> MemberActivations:
-        return MemberActivations([self.names[i] for i in members], self.device)
 
 
 def _norm_layers(module: nn.Module) -> dict[str, nn.Module]:

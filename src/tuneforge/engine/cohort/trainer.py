@@ -6,6 +6,10 @@ device; nothing in a step waits on the host. Once per epoch the members are eval
 one host copy brings their numbers back, and each member's record, callbacks, plateau and early
 stopping run as in ``ModuleTrainer``. A member that stops (finished, early-stopped, pruned,
 diverged) leaves: its row is cut out of every stacked tensor and the others go on unchanged.
+
+Members may also join between epochs (:meth:`CohortTrainer.add`): each counts its own epochs and
+steps, so a newcomer starts at its own epoch 1, step 1 -- the learning rate, bias corrections
+and batch order of its first step -- whatever epoch the others are at.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor
 
+from tuneforge.config import Config
 from tuneforge.data import Batches, Dataset
 from tuneforge.engine.cohort.members import Member, MemberView
 from tuneforge.engine.cohort.network import CohortNet
@@ -45,43 +50,63 @@ CHUNK_ENTRIES = 1 << 18
 class CohortTrainer:
     """Trains ``members`` (one structure, one data set) on ``data`` together.
 
-    Members with the same ``train.seed`` share one shuffling order (one ``Batches``); when seeds
-    differ, each member's rows are gathered from its own seed's order, which is the order the
-    module engine would use for it.
+    Members at the same epoch with the same ``train.seed`` share one shuffling order; otherwise
+    each member's rows are gathered from its own seed's order for its own epoch, which is the
+    order the module engine would use for it. ``capacity`` is a recipe of the same structure
+    whose widths the layout holds, so members up to those widths can join later.
     """
 
     def __init__(self, members: Sequence[Member], data: Dataset, device: torch.device,
-                 compile: bool = False):  # fmt: skip
+                 compile: bool = False, capacity: Config | None = None):  # fmt: skip
         self.members, self.data, self.device = list(members), data, device
-        cfgs = [m.cfg for m in self.members]
         first = self.members[0].recipe
-        self.recipe, self.accumulate = first, cfgs[0].train.accumulate
-        modules = [
-            build_model(c.model, data.n_features, first.n_outputs, seed=c.train.seed) for c in cfgs
-        ]
-        self.net = CohortNet(modules, [c.model for c in cfgs], device)
-        opt_cfgs = [c.train.optimizer for c in cfgs]
-        hyper = member_hyperparameters([optimizer_kwargs(o) for o in opt_cfgs],
-                                       [o.name for o in opt_cfgs], device)  # fmt: skip
+        self.recipe, self.accumulate = first, self.members[0].cfg.train.accumulate
+        template = None if capacity is None else self._build(capacity)
+        self.net = CohortNet([self._build(m.cfg) for m in self.members],
+                             [m.cfg.model for m in self.members], device, template)  # fmt: skip
         self.columns = max(256, CHUNK_ENTRIES // len(self.members))
-        self.per_member = self._per_member_tensors()
-        self.per_member |= self._penalty_rows()
-        self._make_views()
-        self.optimizer = OPTIMIZERS[FAMILIES[opt_cfgs[0].name]](self.theta_chunks, hyper)
-        self.uses = {k: bool((v != 0).any()) for k, v in self.per_member.items() if v.ndim == 1}
-        self.uses |= {
-            k: bool(torch.isfinite(self.per_member[k]).any()) for k in ("clip_value", "clip_norm")
-        }
-        self.seeds = [c.train.seed for c in cfgs]
-        x, y = data.x["train"], data.y["train"]
-        self.batches = {s: Batches(x, y, first.batch_size, s) for s in dict.fromkeys(self.seeds)}
-        self.generator = torch.Generator(device=device).manual_seed(self.seeds[0])  # dropout
-        self.micro_weights = accumulation_weights(len(x), first.batch_size, self.accumulate)
+        self._refresh()
+        family = FAMILIES[self.members[0].cfg.train.optimizer.name]
+        self.optimizer = OPTIMIZERS[family](self.theta_chunks, self._hyperparameters(self.members))
+        self.streams: dict[int, tuple[Batches, int]] = {}  # per seed: shuffler, draws so far
+        self.orders: dict[tuple[int, int], Tensor] = {}  # (seed, epoch): this epoch's orders
+        self.generator = torch.Generator(device=device).manual_seed(self.members[0].cfg.train.seed)
+        rows = len(data.x["train"])
+        self.micro_weights = accumulation_weights(rows, first.batch_size, self.accumulate)
+        self.batches_per_epoch = len(self.micro_weights)
+        self.steps_per_epoch = first.steps_per_epoch  # optimizer steps
         self.objective = self._objective
         if compile:
             self.objective = torch.compile(self._objective, dynamic=True)
             self.optimizer.apply = torch.compile(self.optimizer.update, dynamic=True)
-        self.epoch, self.step = 0, 0
+
+    def _build(self, cfg: Config) -> torch.nn.Module:
+        return build_model(cfg.model, self.data.n_features, self.recipe.n_outputs, seed=cfg.train.seed)
+
+    def _hyperparameters(self, members: Sequence[Member]) -> dict[str, Tensor]:
+        opts = [m.cfg.train.optimizer for m in members]
+        return member_hyperparameters([optimizer_kwargs(o) for o in opts], [o.name for o in opts],
+                                      self.device)  # fmt: skip
+
+    def _refresh(self) -> None:
+        """Per-member tensors, penalty rows, views and the branches in use, from the members."""
+        self.per_member = self._per_member_tensors()
+        self.per_member |= self._penalty_rows()
+        self._make_views()
+        self.uses = {k: bool((v != 0).any()) for k, v in self.per_member.items() if v.ndim == 1}
+        self.uses |= {
+            k: bool(torch.isfinite(self.per_member[k]).any()) for k in ("clip_value", "clip_norm")
+        }
+        self._update_plateau()
+
+    def add(self, members: Sequence[Member]) -> None:
+        """``members`` (same structure, within the layout's widths) join; they start their own
+        epoch 1 with the next :meth:`train_epoch`."""
+        members = list(members)
+        self.net.add([self._build(m.cfg) for m in members], [m.cfg.model for m in members])
+        self.members += members
+        self._refresh()
+        self.optimizer.add(self.theta_chunks, self._hyperparameters(members))
 
     def _per_member_tensors(self) -> dict[str, Tensor]:
         """Everything with one row per member (cut together when members leave)."""
@@ -105,7 +130,7 @@ class CohortTrainer:
             per_step[: len(factors)] = factors[:longest]
             rows["lr"].append(train.optimizer.lr * per_step)
         out = {k: torch.tensor(v, dtype=torch.float64) for k, v in rows.items() if k != "lr"}
-        out["lr"] = torch.stack(rows["lr"])  # [K, steps of the longest member]
+        out["lr"] = torch.stack(rows["lr"])  # [K, steps of the longest member], from its step 1
         out["plateau"] = torch.ones(len(self.members), dtype=torch.float64)
         return {k: v.to(self.device) for k, v in out.items()}
 
@@ -145,17 +170,17 @@ class CohortTrainer:
     def train_epoch(self) -> Tensor:
         """One pass over the training batches; returns the data losses ``[K, batches]``."""
         net, optimizer, k = self.net, self.optimizer, len(self.members)
-        batches = len(self.batches[self.seeds[0]])
-        losses = torch.empty(k, batches, device=self.device)
-        grads = None
+        losses = torch.empty(k, self.batches_per_epoch, device=self.device)
+        lr_rows = self._epoch_lrs()
+        grads, step = None, 0
         for i, (x, y) in enumerate(self._epoch_batches()):
-            lr = self.per_member["lr"][:, self.step] * self.per_member["plateau"]
+            lr = lr_rows[:, step] * self.per_member["plateau"]
             objective, loss = self.objective(net.params, x, y, self.micro_weights[i])
             step_grads = torch.autograd.grad(objective, net.params)
             net.batches_seen += 1
             grads = step_grads if grads is None else [g + s for g, s in zip(grads, step_grads, strict=True)]
             losses[:, i] = loss
-            if (i + 1) % self.accumulate and i + 1 < batches:
+            if (i + 1) % self.accumulate and i + 1 < self.batches_per_epoch:
                 continue  # accumulate gradients over more micro-batches
             rows = [g.reshape(k, -1) for g in grads]  # per piece [K, size], laid out like theta
             self._add_penalty_grads(rows)
@@ -167,9 +192,16 @@ class CohortTrainer:
             optimizer.step(self.theta_chunks, rows, lr)
             if self.uses["prox_l1"]:
                 self._proximal_step(lr)
-            grads, self.step = None, self.step + 1
+            grads, step = None, step + 1
         self.last_lr = lr
         return losses
+
+    def _epoch_lrs(self) -> Tensor:
+        """``[K, steps this epoch]``: each member's learning rates from its own next step on."""
+        table = self.per_member["lr"]
+        done = torch.tensor([m.steps_done for m in self.members], device=self.device)
+        index = done[:, None] + torch.arange(self.steps_per_epoch, device=self.device)
+        return table.gather(1, index.clamp(max=table.shape[1] - 1))
 
     def _chunks(self, rows: Sequence[Tensor]) -> list[Tensor]:
         """Column chunks of each ``[K, size]`` tensor (views), the optimizer's unit of work."""
@@ -203,16 +235,42 @@ class CohortTrainer:
 
     def _epoch_batches(self) -> Iterator[tuple[Tensor, Tensor]]:
         """``(x [n, F], y [n])`` shared by all members, or ``([K, n, F], [K, n])`` per member."""
-        if len(set(self.seeds)) == 1:
-            yield from self.batches[self.seeds[0]]
-            return
-        orders = {s: self.batches[s].order() for s in dict.fromkeys(self.seeds)}
-        rows = torch.stack([orders[s] for s in self.seeds]).to(self.device)
         x, y = self.data.x["train"], self.data.y["train"]
-        size = self.batches[self.seeds[0]].batch_size
+        size = self.recipe.batch_size or len(x)
+        if size == len(x):  # full batch: every member's every epoch, unshuffled
+            yield x, y
+            return
+        keys = [(m.cfg.train.seed, m.epochs_done) for m in self.members]
+        orders = self._orders(keys)
+        if len(orders) == 1:
+            order = orders[keys[0]].to(self.device)
+            for start in range(0, len(order), size):
+                rows = order[start : start + size]
+                yield x.index_select(0, rows), y.index_select(0, rows)
+            return
+        rows = torch.stack([orders[key] for key in keys]).to(self.device)
         for start in range(0, rows.shape[1], size):
             index = rows[:, start : start + size]
             yield x[index], y[index]
+
+    def _orders(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Tensor]:
+        """Row orders for ``(seed, epoch)`` (0-based): the seed's ``Batches`` draw for that
+        epoch, as the module engine draws it. Only this epoch's orders are kept; a member that
+        joins after its seed's stream has moved on replays the stream from its start."""
+        wanted = sorted(set(keys))  # per seed, epochs ascending: one pass over each stream
+        self.orders = {key: self.orders[key] for key in wanted if key in self.orders}
+        for seed, epoch in wanted:
+            if (seed, epoch) in self.orders:
+                continue
+            batches, drawn = self.streams.get(seed, (None, INF))
+            if drawn > epoch:
+                x, y = self.data.x["train"], self.data.y["train"]
+                batches, drawn = Batches(x, y, self.recipe.batch_size, seed), 0
+            while drawn <= epoch:
+                order, drawn = batches.order(), drawn + 1
+            self.streams[seed] = (batches, drawn)
+            self.orders[(seed, epoch)] = order
+        return self.orders
 
     def _proximal_step(self, lr: Tensor) -> None:
         """Soft-threshold by ``lr · λ₁`` per member (members without proximal L1 get 0: unchanged)."""
@@ -239,19 +297,23 @@ class CohortTrainer:
         return {f"{part}/{k}": v for k, v in scores.items()}
 
     def end_epoch(self, losses: Tensor, seconds: float) -> Iterator[tuple[Member, int]]:
-        self.epoch += 1
+        """Each member's epoch record and decisions; yields ``(member, row)`` for those that
+        leave (their rows are cut once the caller has taken them)."""
         scores = self.evaluate("val")
         names = list(scores)
         columns = [losses.mean(1), self.last_lr, *scores.values()]
         table = torch.stack([c.double() for c in columns], 1).tolist()  # one host copy per epoch
         leaving = []
         for k, (member, row) in enumerate(zip(self.members, table, strict=True)):
-            record = {"epoch": self.epoch, "step": self.step, "lr": row[1], "train/loss": row[0]}
+            member.epochs_done += 1
+            member.steps_done += self.steps_per_epoch
+            record = {"epoch": member.epochs_done, "step": member.steps_done, "lr": row[1],
+                      "train/loss": row[0]}  # fmt: skip
             record = member.record_epoch(record, losses[k], dict(zip(names, row[2:], strict=True)))
             if "diverged" not in record:
                 record["seconds"] = round(seconds, 4)
             if member.after_epoch(record, MemberView(self.net, k)):
-                member.finish(MemberView(self.net, k), self.step)
+                member.finish(MemberView(self.net, k), member.steps_done)
                 leaving.append(k)
         for k in leaving:
             yield self.members[k], k
@@ -273,6 +335,5 @@ class CohortTrainer:
         self.optimizer.keep(index)
         self.per_member = {k: v.index_select(0, index) for k, v in self.per_member.items()}
         self.members = [self.members[k] for k in rows]
-        self.seeds = [self.seeds[k] for k in rows]
         self._make_views()
 
