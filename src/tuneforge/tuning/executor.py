@@ -165,17 +165,31 @@ def outcome(summaries: list[dict], objectives: list[Objective], cfg: Config,
     return TrialOutcome(TrialState.COMPLETE, values, attrs)
 
 
-class CohortExecutor(ModuleExecutor):
-    """Trains a batch of trials as cohorts: one batched model per group of compatible recipes.
+@dataclass
+class _Streamed:
+    """A trial training in the rolling cohorts: its job, reporter and runs so far."""
 
-    The runner hands over up to ``batch_size`` trials at once (TPE's constant liar keeps their
-    proposals apart); :func:`~tuneforge.engine.cohort.group_cohorts` splits them by structure
-    (depth, norm, batch size, optimizer family, loss...), and each group trains as one
-    model whose members report, get pruned and finish on their own. With ``tune.seeds: N`` each
-    trial is N members (one per training seed), so ``size`` (``tune.cohort``) counts members:
-    ``size // N`` trials per cohort, and at least one trial, whose seeds never split. A recipe
-    the cohort engine cannot batch, or a group that fails as a whole, falls back to the module
-    engine trial by trial, so a cohort never costs a trial its result.
+    job: TrialJob
+    reporter: SeedMean
+    summaries: list[list[dict]]  # [seed][fold]: one fold (streams train holdout studies)
+
+
+class CohortExecutor(ModuleExecutor):
+    """Trains trials as cohorts: batched models of compatible recipes.
+
+    Holdout studies stream (:meth:`stream`): up to ``batch_size`` trials train at once in
+    rolling cohorts (:class:`~tuneforge.engine.cohort.CohortPool`, one per structure: depth,
+    norm, batch size, optimizer family, loss..., and width band); whenever trials leave (pruned,
+    finished) the runner is asked for more, which join between epochs, and each trial is told
+    as soon as it ends. TPE's constant liar keeps the proposals of running trials apart.
+    k-fold studies (``tune.cv``) go in batches (:meth:`__call__`): the runner hands over up to
+    ``batch_size`` trials, :func:`~tuneforge.engine.cohort.group_cohorts` splits them, and each
+    group trains one cohort per fold. Either way a member reports, gets pruned and finishes on
+    its own. With ``tune.seeds: N`` each trial is N members (one per training seed), so
+    ``size`` (``tune.cohort``) counts members: ``size // N`` trials at once, and at least one
+    trial, whose seeds never split. A recipe the cohort engine cannot batch, or a cohort that
+    fails as a whole, falls back to the module engine trial by trial, so a cohort never costs a
+    trial its result.
     """
 
     def __init__(self, objectives: Sequence[Objective], cv: int | None,
@@ -183,6 +197,57 @@ class CohortExecutor(ModuleExecutor):
                  seeds: int = 1):  # fmt: skip
         super().__init__(objectives, cv, decides_at, seeds)
         self.batch_size, self.compile = max(1, size // seeds), compile
+
+    @property
+    def streams(self) -> bool:
+        """Whether the runner should call :meth:`stream` (holdout studies) or hand batches."""
+        return self.cv is None
+
+    def stream(self, ask: Callable[[int], list[TrialJob]],
+               tell: Callable[[TrialJob, TrialOutcome], None]) -> None:  # fmt: skip
+        """Keep up to ``batch_size`` trials training: ``ask(n)`` gives up to ``n`` new trials
+        whenever places are free, ``tell`` gets each trial's outcome as soon as it ends. Returns
+        once nothing is training and ``ask`` gives nothing more."""
+        from tuneforge.engine.cohort import CohortPool
+
+        pool, trials = CohortPool(self.compile), {}
+        while True:
+            room = self.batch_size - len(trials)
+            for job in ask(room) if room > 0 else []:
+                if not self._enter(pool, job, trials):
+                    tell(job, self.run(job))  # the cohort engine can't take it: alone
+            if not trials:
+                return
+            done = pool.epoch()
+            for number in dict.fromkeys(number for number, _ in done.failed):
+                if (entry := trials.pop(number, None)) is not None:
+                    tell(entry.job, self.run(entry.job))  # its cohort failed: alone
+            for (number, seed), run in done.left:
+                if (entry := trials.get(number)) is None:
+                    continue
+                entry.summaries[seed].append(run.summary)
+                entry.reporter.leave(seed)
+                if all(entry.summaries):
+                    del trials[number]
+                    entry.reporter.flush()
+                    tell(entry.job, self.outcome(entry.job, entry.summaries, entry.reporter))
+
+    def _enter(self, pool, job: TrialJob, trials: dict[int, _Streamed]) -> bool:
+        """Put the trial's seeds in the pool; False when the cohort engine cannot train it."""
+        from tuneforge.engine.cohort import unsupported
+
+        if unsupported(job.config):
+            return False
+        cfgs = [with_seed(job.config, seed) for seed in seeds_of(job.config, self.seeds)]
+        reporter = self.reporter(job, 0)
+        reporter.start(*range(self.seeds))
+        try:
+            for i, cfg in enumerate(cfgs):  # seeds differ only in train.seed: all join or none
+                pool.join(cfg, [reporter.callback(i)], self.data(cfg, None), (job.trial.number, i))
+        except Exception:  # e.g. a loss that does not fit the data: the module engine says why
+            return False
+        trials[job.trial.number] = _Streamed(job, reporter, [[] for _ in cfgs])
+        return True
 
     def __call__(self, jobs: Sequence[TrialJob]) -> list[TrialOutcome]:
         from tuneforge.engine.cohort import group_cohorts, unsupported

@@ -133,6 +133,10 @@ class Runner:
                 if room == 0:  # other workers' running trials may complete the study
                     time.sleep(1.0)
                     continue
+                if getattr(self.executor, "streams", False):  # rolling cohorts: asks as it goes
+                    self.executor.stream(lambda n: self._ask_more(n, heartbeat),
+                                         lambda job, outcome: self._tell(job.trial, outcome, heartbeat))  # fmt: skip
+                    continue
                 # Local workers start together: each takes its share of what is left, so
                 # their cohorts don't all ask for the same last trials (the extras would
                 # only be given back as surplus).
@@ -166,6 +170,13 @@ class Runner:
         if isinstance(sampler, AskTellGridSampler) and sampler.is_exhausted(self.study):
             return None
         return max(0, target - counts.finished - counts.running)
+
+    def _ask_more(self, n: int, heartbeat: Heartbeat) -> list[TrialJob]:
+        """Up to ``n`` more trials while the study has room (a stream's places freed up)."""
+        room = self._room()
+        if not room:
+            return []
+        return self._ask(min(n, room, math.ceil(room / self.plan.tune.workers)), heartbeat)
 
     def _ask(self, n: int, heartbeat: Heartbeat) -> list[TrialJob]:
         jobs = []
