@@ -64,7 +64,8 @@ def test_sigmoid_mlp_sgd_with_masked_widths_and_proximal_l1() -> None:
 
 
 def test_members_with_different_activations_share_one_cohort() -> None:
-    """Each member keeps its own activation (sigmoid's padding masked); one leaves early."""
+    """Each member keeps its own activation (sigmoid's padding masked); one leaves early. The
+    last two (relu, gelu) are moved next to the first of their kind, and back out in order."""
     mlp = [*IRIS, "train.optimizer.lr=0.01"]
     cfgs = [
         make(*mlp, "model.hidden=[12, 6]", "model.activation=relu"),
@@ -72,9 +73,30 @@ def test_members_with_different_activations_share_one_cohort() -> None:
         make(*mlp, "model.hidden=[12, 9]", "model.activation=gelu", "train.epochs=17"),
         make(*mlp, "model.hidden=[7, 9]", "model.activation=tanh", "train.seed=4"),
         make(*mlp, "model.hidden=[8, 3]", "model.activation=leaky_relu", "model.init=xavier"),
+        make(*mlp, "model.hidden=[9, 4]", "model.activation=relu", "train.optimizer.lr=0.02"),
+        make(*mlp, "model.hidden=[6, 6]", "model.activation=gelu", "train.seed=2"),
     ]
     assert len({structure(cfg) for cfg in cfgs}) == 1
     check_cohort(cfgs)
+
+
+def test_activations_on_their_own_rows_equal_the_where_form() -> None:
+    """Consecutive rows per activation: each function on its rows, concatenated; any other
+    order: every function everywhere and torch.where. Same numbers, forward and backward."""
+    from tuneforge.engine.cohort.network import MemberActivations
+
+    names = ["relu", "gelu", "relu", "tanh", "gelu"]
+    h = torch.randn(len(names), 4, 6, requires_grad=True)
+    interleaved = MemberActivations(names, "cpu")
+    order = [0, 2, 1, 4, 3]
+    grouped = MemberActivations([names[i] for i in order], "cpu")
+    assert len(interleaved.spans) == 5 and len(grouped.spans) == 3
+    out = interleaved(h)
+    (grad,) = torch.autograd.grad(out.square().sum(), h)
+    h2 = h.detach()[order].requires_grad_()
+    out2 = grouped(h2)
+    (grad2,) = torch.autograd.grad(out2.square().sum(), h2)
+    assert torch.equal(out2, out[order]) and torch.equal(grad2, grad[order])
 
 
 @pytest.mark.parametrize("family", ["rmsprop", "adagrad"])

@@ -284,11 +284,24 @@ class CohortNet:
 
 
 class MemberActivations:
-    """Each member's activation function over ``[K, n, W]`` (one name, or one per member)."""
+    """Each member's activation function over ``[K, n, W]`` (one name, or one per member).
+
+    When the members of each activation sit in consecutive rows (the cohort trainer orders them
+    so), each function runs on its own rows only and the pieces are concatenated; otherwise
+    every function runs on all rows and ``torch.where`` keeps each member's own. In a profile of
+    16 relu/gelu members of width 512 the ``where`` form spent 23% of a step on activations.
+    """
 
     def __init__(self, names: Sequence[str], device):
         self.names, self.device = list(names), device
         self.functions = {name: ACTIVATIONS[name]() for name in dict.fromkeys(self.names)}
+        #: runs of consecutive rows with one activation: (name, first row, end row)
+        self.spans: list[tuple[str, int, int]] = []
+        for row, name in enumerate(self.names):
+            if self.spans and self.spans[-1][0] == name:
+                self.spans[-1] = (name, self.spans[-1][1], row + 1)
+            else:
+                self.spans.append((name, row, row + 1))
         #: per activation, ``[K, 1, 1]``: True on the rows of the members that use it
         self.rows = {
             name: torch.tensor([n == name for n in self.names], device=device).view(-1, 1, 1)
@@ -296,6 +309,10 @@ class MemberActivations:
         }
 
     def __call__(self, h: Tensor) -> Tensor:
+        if len(self.spans) == 1:
+            return self.functions[self.names[0]](h)
+        if len(self.spans) == len(self.functions):  # each activation's rows are consecutive
+            return torch.cat([self.functions[name](h[a:b]) for name, a, b in self.spans])
         (first, *others) = self.functions.items()
         out = first[1](h)
         for name, function in others:

@@ -75,6 +75,7 @@ class CohortTrainer:
         self.micro_weights = accumulation_weights(rows, first.batch_size, self.accumulate)
         self.batches_per_epoch = len(self.micro_weights)
         self.steps_per_epoch = first.steps_per_epoch  # optimizer steps
+        self._group_activations()
         self.objective = self._objective
         if compile:
             self.objective = torch.compile(self._objective, dynamic=True)
@@ -107,6 +108,17 @@ class CohortTrainer:
         self.members += members
         self._refresh()
         self.optimizer.add(self.theta_chunks, self._hyperparameters(members))
+        self._group_activations()
+
+    def _group_activations(self) -> None:
+        """Reorder the rows so each activation's members are consecutive: each function then
+        runs on its own rows (``MemberActivations``). Rows are positions, not identities:
+        members keep their index, and ``fit`` says at which row a member leaves."""
+        names = [getattr(m.cfg.model, "activation", "") for m in self.members]
+        first = {name: i for i, name in reversed(list(enumerate(names)))}
+        order = sorted(range(len(names)), key=lambda k: first[names[k]])
+        if order != list(range(len(names))):
+            self.keep(order)
 
     def _per_member_tensors(self) -> dict[str, Tensor]:
         """Everything with one row per member (cut together when members leave)."""
