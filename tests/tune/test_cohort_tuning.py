@@ -47,3 +47,38 @@ def test_cohort_defaults_to_16_where_cohorts_apply_and_to_1_elsewhere():
     assert plan.tune.cohort == 1 and not plan.notes  # no note: nobody asked for a cohort
     explicit = make_plan(tiny(storage=None, cohort=1))
     assert explicit.tune.cohort == 1
+
+
+def test_refill_starts_new_trials_while_earlier_ones_still_train(tmp_path):
+    """tune.refill: a trial that is pruned frees its place for a new one at the next epoch, so
+    later trials start before the first cohort's last member ends; the study still finishes
+    exactly N trials and best.yaml reproduces the best member."""
+    space = {**TINY_SPACE, "train.optimizer.lr": {"low": 1.0e-5, "high": 1.0, "log": True}}
+    data = tiny(space=space, trials=12, cohort=4, pruner="asha", refill=True)
+    data["train"]["epochs"] = 9
+    study = tuneforge.tune(validate(data), out=str(tmp_path / "out"))
+    trials = study.optuna.get_trials(deepcopy=False)
+    finished = [t for t in trials if t.state in (optuna.trial.TrialState.COMPLETE,
+                                                 optuna.trial.TrialState.PRUNED)]  # fmt: skip
+    assert len(finished) == len(trials) == 12
+    assert any(t.state == optuna.trial.TrialState.PRUNED for t in trials)
+    first_round_ends = max(t.datetime_complete for t in trials[:4])
+    assert trials[4].datetime_start < first_round_ends  # batches would wait for all four
+    best = tuneforge.train(tuneforge.load_config(tmp_path / "out" / "best.yaml"))
+    assert math.isclose(best.summary["metrics"]["val/accuracy"], study.best_value, rel_tol=1e-9)
+
+
+def test_refill_trains_what_cohorts_cannot_batch_alone(tmp_path):
+    space = {**TINY_SPACE, "train.precision": {"choices": ["fp32", "bf16"]}}
+    data = tiny(space=space, trials=6, cohort=3, pruner="none", refill=True)
+    study = tuneforge.tune(validate(data), out=str(tmp_path / "out"))
+    trials = study.optuna.get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 6
+    assert {t.params["train.precision"] for t in trials} == {"fp32", "bf16"}
+
+
+def test_refill_is_noted_and_ignored_where_it_cannot_apply():
+    from tuneforge.tuning.plan import make_plan
+
+    plan = make_plan(tiny(storage=None, cohort=1, refill=True))
+    assert any("tune.refill" in note for note in plan.notes)

@@ -113,6 +113,9 @@ class TuneConfig(_Strict):
     # DEFAULT_COHORT for model kinds the cohort engine batches, 1 for the others.
     cohort: PositiveInt | None = None
     compile: bool = False  # torch.compile each cohort's step (tune.cohort > 1)
+    # Rolling cohorts (holdout studies, tune.cohort > 1): new trials join running cohorts as
+    # others leave, instead of the next K waiting for the last of these (docs/tuning.md).
+    refill: bool = False
     # Training seeds per trial (train.seed + 0..N-1): the trial scores the mean over them. In a
     # cohort each seed is a member, and tune.cohort counts members (trials x seeds).
     seeds: PositiveInt = 1

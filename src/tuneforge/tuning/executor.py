@@ -177,12 +177,13 @@ class _Streamed:
 class CohortExecutor(ModuleExecutor):
     """Trains trials as cohorts: batched models of compatible recipes.
 
-    Holdout studies stream (:meth:`stream`): up to ``batch_size`` trials train at once in
-    rolling cohorts (:class:`~tuneforge.engine.cohort.CohortPool`, one per structure: depth,
+    With ``refill`` (``tune.refill``), holdout studies stream (:meth:`stream`): up to
+    ``batch_size`` trials train at once in rolling cohorts (:class:`~tuneforge.engine.cohort.CohortPool`, one per structure: depth,
     norm, batch size, optimizer family, loss..., and width band); whenever trials leave (pruned,
     finished) the runner is asked for more, which join between epochs, and each trial is told
     as soon as it ends. TPE's constant liar keeps the proposals of running trials apart.
-    k-fold studies (``tune.cv``) go in batches (:meth:`__call__`): the runner hands over up to
+    Otherwise, and for k-fold studies (``tune.cv``), trials go in batches (:meth:`__call__`):
+    the runner hands over up to
     ``batch_size`` trials, :func:`~tuneforge.engine.cohort.group_cohorts` splits them, and each
     group trains one cohort per fold. Either way a member reports, gets pruned and finishes on
     its own. With ``tune.seeds: N`` each trial is N members (one per training seed), so
@@ -194,14 +195,14 @@ class CohortExecutor(ModuleExecutor):
 
     def __init__(self, objectives: Sequence[Objective], cv: int | None,
                  decides_at: Callable[[int], bool], size: int, compile: bool = False,
-                 seeds: int = 1):  # fmt: skip
+                 seeds: int = 1, refill: bool = False):  # fmt: skip
         super().__init__(objectives, cv, decides_at, seeds)
-        self.batch_size, self.compile = max(1, size // seeds), compile
+        self.batch_size, self.compile, self.refill = max(1, size // seeds), compile, refill
 
     @property
     def streams(self) -> bool:
-        """Whether the runner should call :meth:`stream` (holdout studies) or hand batches."""
-        return self.cv is None
+        """Whether the runner should call :meth:`stream` (refill, holdout) or hand batches."""
+        return self.refill and self.cv is None
 
     def stream(self, ask: Callable[[int], list[TrialJob]],
                tell: Callable[[TrialJob, TrialOutcome], None]) -> None:  # fmt: skip

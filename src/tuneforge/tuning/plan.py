@@ -96,6 +96,9 @@ def make_plan(
     if tune.cohort > 1 and tune.seeds > tune.cohort and not reason:
         plan.notes.append(f"tune.cohort counts members (trials x seeds): with tune.seeds {tune.seeds} "
                           f"each cohort holds one trial's {tune.seeds} seeds")  # fmt: skip
+    if tune.refill and (tune.cohort == 1 or cv is not None):
+        plan.notes.append("tune.refill rolls cohorts of a holdout study (tune.cohort > 1, no "
+                          "tune.cv); here trials go in batches")  # fmt: skip
     if tune.compile and tune.cohort == 1:
         plan.notes.append("tune.compile compiles cohorts; with tune.cohort 1 it does nothing")
     if plan.storage is None and tune.workers > 1:

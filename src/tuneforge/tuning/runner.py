@@ -115,7 +115,8 @@ class Runner:
         decides_at = PRUNERS[plan.pruner].decides_at
         if executor is None and plan.tune.cohort > 1:
             executor = CohortExecutor(plan.objectives, plan.cv, decides_at, plan.tune.cohort,
-                                      plan.tune.compile, seeds=plan.tune.seeds)  # fmt: skip
+                                      plan.tune.compile, seeds=plan.tune.seeds,
+                                      refill=plan.tune.refill)  # fmt: skip
         self.executor = executor or ModuleExecutor(plan.objectives, plan.cv, decides_at,
                                                    seeds=plan.tune.seeds)  # fmt: skip
         if isinstance(self.executor, ModuleExecutor):
