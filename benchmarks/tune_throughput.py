@@ -1,6 +1,6 @@
 """Tuning throughput on the default digits MLP study (64 trials x 20 epochs), one process.
 
-  (a) tuneforge with cohorts (``tune.cohort`` K = 16, 32, 64)
+  (a) tuneforge with cohorts (``tune.cohort`` K = 16, 32, 64; and K = 16 with ``tune.refill``)
   (b) tuneforge one trial at a time (``tune.cohort: 1``)
   (c) the canonical Optuna objective around a hand-written PyTorch loop (benchmarks/tune_study.py)
   (d) scikit-learn ``MLPClassifier`` under ``RandomizedSearchCV`` with the same budget and split
@@ -45,10 +45,10 @@ def matmul_peak_gflops(n: int = 1024, repeats: int = 20) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
-def tuneforge_study(trials: int, seed: int, cohort: int, epochs: int = 20):
+def tuneforge_study(trials: int, seed: int, cohort: int, epochs: int = 20, refill: bool = False):
     """Search and total wall time, best value and training FLOPs of the default study."""
     with tempfile.TemporaryDirectory() as folder:
-        options = dict(trials=trials, seed=seed, storage=None, cohort=cohort, out=folder)
+        options = dict(trials=trials, seed=seed, storage=None, cohort=cohort, out=folder, refill=refill)
         plan = make_plan(None, [f"train.epochs={epochs}"], options)
         started = time.perf_counter()
         study = run_plan(plan)
@@ -63,8 +63,8 @@ def tuneforge_study(trials: int, seed: int, cohort: int, epochs: int = 20):
 
 def warm_up(seed: int) -> None:
     """Each variant once, tiny: imports and first-call costs are paid before any timing."""
-    for cohort in (2, 1):
-        tuneforge_study(2, seed, cohort, epochs=1)
+    for cohort, refill in ((2, False), (1, False), (2, True)):
+        tuneforge_study(2, seed, cohort, epochs=1, refill=refill)
     canonical(1, seed, epochs=1)
 
 
@@ -99,10 +99,10 @@ def main() -> None:
           f"{args.trials} trials x 20 epochs, seed {args.seed}, matmul peak {peak:.1f} GFLOP/s")  # fmt: skip
     warm_up(args.seed)
     rows = []
-    for k in (16, 32, 64, 1):
-        search, total, best, flops = tuneforge_study(args.trials, args.seed, k)
+    for k, refill in ((16, False), (32, False), (64, False), (16, True), (1, False)):
+        search, total, best, flops = tuneforge_study(args.trials, args.seed, k, refill=refill)
         name = f"(a) tuneforge cohort {k}" if k > 1 else "(b) tuneforge cohort 1"
-        rows.append((name, search, total, best, flops))
+        rows.append((name + (" refill" if refill else ""), search, total, best, flops))
     started = time.perf_counter()
     best = canonical(args.trials, args.seed)
     rows.append(("(c) canonical optuna loop", time.perf_counter() - started, None, best, None))

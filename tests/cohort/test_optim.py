@@ -66,8 +66,21 @@ def relative(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm())
 
 
-@pytest.mark.parametrize("family", sorted(MEMBERS))
-def test_every_member_follows_torch_optim(family: str) -> None:
+#: every family in its batched form (what a GPU runs), and where torch has a fused CPU kernel,
+#: in the fused form (one kernel call per member: what a CPU runs)
+FORMS = [(family, False) for family in sorted(MEMBERS)] + [
+    (family, True) for family in sorted(MEMBERS) if OPTIMIZERS[family].fused_kernel
+]
+
+
+def make_batched(family: str, params, hyper, fused: bool):
+    opt = OPTIMIZERS[family](params, hyper)
+    opt.fused = fused
+    return opt
+
+
+@pytest.mark.parametrize(("family", "fused"), FORMS)
+def test_every_member_follows_torch_optim(family: str, fused: bool) -> None:
     cfgs = MEMBERS[family]
     k = len(cfgs)
     gen = torch.Generator().manual_seed(7)
@@ -78,7 +91,7 @@ def test_every_member_follows_torch_optim(family: str) -> None:
     hyper = member_hyperparameters([optimizer_kwargs(c) for c in cfgs], [c.name for c in cfgs])
     assert {FAMILIES[c.name] for c in cfgs} == {family}
     params = [p.clone() for p in start]
-    batched = OPTIMIZERS[family](params, hyper)
+    batched = make_batched(family, params, hyper, fused)
 
     alone = [[p[i].clone().requires_grad_() for p in start] for i in range(k)]
     references = [make_optimizer(c, ps) for c, ps in zip(cfgs, alone, strict=True)]
@@ -104,8 +117,10 @@ def test_every_member_follows_torch_optim(family: str) -> None:
     assert min(moved) > 1e-2  # the comparison is not between two untouched starts
 
 
-@pytest.mark.parametrize("family", sorted(MEMBERS))
-def test_members_that_join_later_follow_torch_optim_from_their_own_first_step(family: str) -> None:
+@pytest.mark.parametrize(("family", "fused"), FORMS)
+def test_members_that_join_later_follow_torch_optim_from_their_own_first_step(
+    family: str, fused: bool
+) -> None:
     """Half the members start, the rest join after 40 steps (fresh state, own step count:
     Adam's bias correction, Adagrad's decay, SGD's first momentum buffer); every member still
     follows its own torch.optim, counted from when it joined."""
@@ -116,7 +131,7 @@ def test_members_that_join_later_follow_torch_optim_from_their_own_first_step(fa
     coef = [torch.randn(k, *shape, generator=gen) for shape in SHAPES]
     hyper = member_hyperparameters([optimizer_kwargs(c) for c in cfgs], [c.name for c in cfgs])
     params = [p[:early].clone() for p in start]
-    batched = OPTIMIZERS[family](params, {n: v[:early] for n, v in hyper.items()})
+    batched = make_batched(family, params, {n: v[:early] for n, v in hyper.items()}, fused)
     alone = [[p[i].clone().requires_grad_() for p in start] for i in range(k)]
     references = [make_optimizer(c, ps) for c, ps in zip(cfgs, alone, strict=True)]
 

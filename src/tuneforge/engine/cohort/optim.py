@@ -85,6 +85,8 @@ class CohortOptimizer:
     """
 
     family = ""
+    #: torch's fused CPU kernel for this family (``torch._fused_adam_``...), or None
+    fused_kernel: str | None = None
 
     def __init__(self, params: Sequence[Tensor], hyper: Mapping[str, Tensor]):
         self.hyper = {
@@ -97,8 +99,27 @@ class CohortOptimizer:
         # asks the device.
         self.uses = {k: bool((v != 0).any()) for k, v in self.hyper.items()}
         self.state: dict[str, list[Tensor | None]] = self.init_state(params)
-        self._static = self.static()
+        self._refresh()
         self.apply: Callable[..., None] = self.update
+        #: one fused kernel call per member instead of the batched ops (CPU, see :meth:`fuses`)
+        self.fused = self.fuses(params[0].device)
+
+    @classmethod
+    def fuses(cls, device: torch.device) -> bool:
+        """Whether steps on ``device`` go through torch's fused kernel, member by member.
+
+        On a CPU the batched form makes ~8 passes over every ``[K, P]`` tensor (Adam), while
+        torch's fused kernel makes one: for 16 members of 38,922 parameters an Adam step took
+        3.4 ms batched and 0.31 ms as 16 fused calls. On a GPU one batched op per pass beats K
+        kernel launches, so the batched form stays.
+        """
+        return cls.fused_kernel is not None and torch.device(device).type == "cpu"
+
+    def _refresh(self) -> None:
+        self._static = self.static()
+        #: per member, its hyperparameters as Python floats (what the fused kernels take)
+        self.host = [dict(zip(self.hyper, values, strict=True))
+                     for values in zip(*(v.tolist() for v in self.hyper.values()), strict=True)]  # fmt: skip
 
     def init_state(self, params: Sequence[Tensor]) -> dict[str, list[Tensor | None]]:
         """Fresh state for ``params`` (``[K, ...]``, every member at step 0)."""
@@ -115,10 +136,16 @@ class CohortOptimizer:
     def update(self, params, grads, state, scalars) -> None:
         raise NotImplementedError
 
+    def fused_update(self, params: list[Tensor], grads: list[Tensor], lrs: list[float]) -> None:
+        raise NotImplementedError
+
     @torch.no_grad()
     def step(self, params: Sequence[Tensor], grads: Sequence[Tensor], lr: Tensor) -> None:
         """One update of every member; ``lr`` is this step's learning rate per member ``[K]``."""
         self.t += 1
+        if self.fused:
+            self.fused_update(list(params), list(grads), lr.tolist())
+            return
         self.apply(list(params), list(grads), self.state, self.scalars(lr.to(torch.float64)))
 
     def keep(self, index: Tensor) -> None:
@@ -127,7 +154,7 @@ class CohortOptimizer:
         self.t = self.t.index_select(0, index)
         self.state = {name: [None if t is None else t.index_select(0, index) for t in tensors]
                       for name, tensors in self.state.items()}  # fmt: skip
-        self._static = self.static()
+        self._refresh()
 
     def add(self, params: Sequence[Tensor], hyper: Mapping[str, Tensor]) -> None:
         """Members join after the current ones: ``params`` are the new, longer ``[K', ...]``
@@ -142,7 +169,7 @@ class CohortOptimizer:
             for new, kept in zip(self.state[name], tensors, strict=True):
                 if kept is not None:
                     new[:before].copy_(kept)
-        self._static = self.static()
+        self._refresh()
 
     def _cast(self, values: Mapping[str, Tensor]) -> dict[str, Tensor]:
         return {k: v.to(self.dtype) for k, v in values.items()}
@@ -194,6 +221,18 @@ class CohortAdam(CohortOptimizer):
     """torch.optim.Adam and AdamW per member (``decoupled``), with optional AMSGrad."""
 
     family = "adam"
+    fused_kernel = "adam"
+
+    def fused_update(self, params, grads, lrs):
+        state, steps = self.state, self.t.unbind(0)
+        highest = state.get("max_exp_avg_sq")
+        for k, (lr, h) in enumerate(zip(lrs, self.host, strict=True)):
+            kernel = torch._fused_adamw_ if h["decoupled"] else torch._fused_adam_
+            kernel([p[k] for p in params], [g[k] for g in grads],
+                   [m[k] for m in state["exp_avg"]], [v[k] for v in state["exp_avg_sq"]],
+                   [a[k] for a in highest] if h["amsgrad"] else [], [steps[k]] * len(params),
+                   lr=lr, beta1=h["beta1"], beta2=h["beta2"], weight_decay=h["weight_decay"],
+                   eps=h["eps"], amsgrad=bool(h["amsgrad"]), maximize=False)  # fmt: skip
 
     def init_state(self, params):
         state = {"exp_avg": [torch.zeros_like(p) for p in params],

@@ -65,9 +65,13 @@ class CohortTrainer:
         self.net = CohortNet([self._build(m.cfg) for m in self.members],
                              [m.cfg.model for m in self.members], device, template)  # fmt: skip
         self.columns = max(256, CHUNK_ENTRIES // len(self.members))
+        family = OPTIMIZERS[FAMILIES[self.members[0].cfg.train.optimizer.name]]
+        #: torch's fused kernel steps each member's row of every piece (CPU; see
+        #: ``CohortOptimizer.fuses``); the batched form steps cache-sized column chunks
+        self.whole_rows = family.fuses(device) and not compile
         self._refresh()
-        family = FAMILIES[self.members[0].cfg.train.optimizer.name]
-        self.optimizer = OPTIMIZERS[family](self.theta_chunks, self._hyperparameters(self.members))
+        self.optimizer = family(self.theta_chunks, self._hyperparameters(self.members))
+        self.optimizer.fused = self.whole_rows
         self.streams: dict[int, tuple[Batches, int]] = {}  # per seed: shuffler, draws so far
         self.orders: dict[tuple[int, int], Tensor] = {}  # (seed, epoch): this epoch's orders
         self.generator = torch.Generator(device=device).manual_seed(self.members[0].cfg.train.seed)
@@ -164,7 +168,7 @@ class CohortTrainer:
         """The views of theta (and of the penalty rows) every step uses, made once per theta:
         ``keep`` replaces theta, and makes them again."""
         rows = self.net.rows(self.net.theta)
-        self.theta_chunks = self._chunks(rows)
+        self.theta_chunks = rows if self.whole_rows else self._chunks(rows)
         l1, l2 = self.per_member.get("l1_rows"), self.per_member.get("l2_rows")
         none = [None] * len(rows)
         self.penalty_terms = [] if l1 is None and l2 is None else list(zip(
@@ -196,7 +200,8 @@ class CohortTrainer:
                 continue  # accumulate gradients over more micro-batches
             rows = [g.reshape(k, -1) for g in grads]  # per piece [K, size], laid out like theta
             self._add_penalty_grads(rows)
-            rows = self._chunks(rows)
+            if not self.whole_rows:
+                rows = self._chunks(rows)
             if self.uses["clip_value"]:
                 clip_grad_value_(rows, self.per_member["clip_value"])
             if self.uses["clip_norm"]:
