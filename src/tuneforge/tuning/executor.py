@@ -177,16 +177,16 @@ class _Streamed:
 class CohortExecutor(ModuleExecutor):
     """Trains trials as cohorts: batched models of compatible recipes.
 
-    With ``refill`` (``tune.refill``), holdout studies stream (:meth:`stream`): up to
-    ``batch_size`` trials train at once in rolling cohorts (:class:`~tuneforge.engine.cohort.CohortPool`, one per structure: depth,
-    norm, batch size, optimizer family, loss..., and width band); whenever trials leave (pruned,
-    finished) the runner is asked for more, which join between epochs, and each trial is told
-    as soon as it ends. TPE's constant liar keeps the proposals of running trials apart.
-    Otherwise, and for k-fold studies (``tune.cv``), trials go in batches (:meth:`__call__`):
-    the runner hands over up to
-    ``batch_size`` trials, :func:`~tuneforge.engine.cohort.group_cohorts` splits them, and each
-    group trains one cohort per fold. Either way a member reports, gets pruned and finishes on
-    its own. With ``tune.seeds: N`` each trial is N members (one per training seed), so
+    By default, and always for k-fold studies (``tune.cv``), trials go in batches
+    (:meth:`__call__`): the runner hands over up to ``batch_size`` trials,
+    :func:`~tuneforge.engine.cohort.group_cohorts` splits them by structure (depth, norm, batch
+    size, optimizer family, loss..., width band), and each group trains as one cohort per fold.
+    With ``refill`` (``tune.refill``) holdout studies stream instead (:meth:`stream`): up to
+    ``batch_size`` trials train at once in rolling cohorts
+    (:class:`~tuneforge.engine.cohort.CohortPool`); whenever trials leave (pruned, finished) the
+    runner is asked for more, which join between epochs, and each trial is told as soon as it
+    ends. TPE's constant liar keeps the proposals of running trials apart. Either way a member
+    reports, gets pruned and finishes on its own. With ``tune.seeds: N`` each trial is N members (one per training seed), so
     ``size`` (``tune.cohort``) counts members: ``size // N`` trials at once, and at least one
     trial, whose seeds never split. A recipe the cohort engine cannot batch, or a cohort that
     fails as a whole, falls back to the module engine trial by trial, so a cohort never costs a

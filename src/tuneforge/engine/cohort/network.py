@@ -3,16 +3,16 @@
 Each member is first built exactly as the module engine builds it (``build_model`` with its own
 seed, so its initial weights are the same numbers), then its tensors are copied into row k of
 ``theta [K, P]``: every layer's weight, bias and norm scale/shift is a slice of the row, padded
-to the widest member with zeros. A forward pass is one batched matmul per layer for all members
+with zeros to the layout's widths (the widest member's, or a ``capacity`` module's, so that
+members up to those widths can join later: :meth:`CohortNet.add`). A forward pass is one batched matmul per layer for all members
 and the backward pass gives each layer's gradient for all members. Autograd differentiates
 ``params``, leaf tensors that are views of theta's storage (one per layer piece), rather than
 theta itself: differentiating slices of one tensor makes autograd copy the whole gradient
 matrix back together every step (in a one-off timing of a 512-wide MLP cohort, forward and
 backward took 4.6 ms with slices and 2.6 ms with leaves).
 
-Activations may differ per member: each one is computed over the whole ``[K, n, W]`` tensor
-and ``torch.where`` keeps each member's own (an elementwise pass is cheap next to the matmuls,
-and one cohort instead of one per activation keeps the batched matmuls large).
+Activations may differ per member (:class:`MemberActivations`): one cohort instead of one per
+activation keeps the batched matmuls large, and each function runs on its own members' rows.
 
 Width masking: a narrower member's padded units have zero incoming weights and bias, so their
 pre-activation is 0, and zero outgoing weights, so they add nothing downstream. Their gradients

@@ -39,7 +39,8 @@ from tuneforge.recipe.optimizers import optimizer_kwargs
 
 INF = float("inf")
 
-#: Entries of every optimizer tensor updated at once. The optimizer runs over column chunks of
+#: Entries of every optimizer tensor updated at once by the batched optimizers (GPU, compile;
+#: a CPU steps each member with torch's fused kernel instead). They run over column chunks of
 #: theta so that a chunk of parameters, gradients and state (about 1 MiB each) stays in a core's
 #: L2 cache through all of a step's elementwise passes; over the whole ``[K, P]`` matrix each
 #: pass streams it from memory. A one-off timing of Adam alone on 16 x 38k entries gave 1.1 ms a
@@ -68,10 +69,10 @@ class CohortTrainer:
         family = OPTIMIZERS[FAMILIES[self.members[0].cfg.train.optimizer.name]]
         #: torch's fused kernel steps each member's row of every piece (CPU; see
         #: ``CohortOptimizer.fuses``); the batched form steps cache-sized column chunks
-        self.whole_rows = family.fuses(device) and not compile
+        self.fused = family.fuses(device) and not compile
         self._refresh()
         self.optimizer = family(self.theta_chunks, self._hyperparameters(self.members))
-        self.optimizer.fused = self.whole_rows
+        self.optimizer.fused = self.fused
         self.streams: dict[int, tuple[Batches, int]] = {}  # per seed: shuffler, draws so far
         self.orders: dict[tuple[int, int], Tensor] = {}  # (seed, epoch): this epoch's orders
         self.generator = torch.Generator(device=device).manual_seed(self.members[0].cfg.train.seed)
@@ -168,7 +169,7 @@ class CohortTrainer:
         """The views of theta (and of the penalty rows) every step uses, made once per theta:
         ``keep`` replaces theta, and makes them again."""
         rows = self.net.rows(self.net.theta)
-        self.theta_chunks = rows if self.whole_rows else self._chunks(rows)
+        self.theta_chunks = rows if self.fused else self._chunks(rows)
         l1, l2 = self.per_member.get("l1_rows"), self.per_member.get("l2_rows")
         none = [None] * len(rows)
         self.penalty_terms = [] if l1 is None and l2 is None else list(zip(
@@ -200,7 +201,7 @@ class CohortTrainer:
                 continue  # accumulate gradients over more micro-batches
             rows = [g.reshape(k, -1) for g in grads]  # per piece [K, size], laid out like theta
             self._add_penalty_grads(rows)
-            if not self.whole_rows:
+            if not self.fused:
                 rows = self._chunks(rows)
             if self.uses["clip_value"]:
                 clip_grad_value_(rows, self.per_member["clip_value"])
