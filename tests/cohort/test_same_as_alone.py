@@ -163,3 +163,35 @@ def test_padded_entries_stay_zero() -> None:
     state = trainer.net.padded_state(1)["theta"]
     own = trainer.net.member_state(1)
     assert int((state != 0).sum()) == sum(int((v != 0).sum()) for v in own.values())
+
+
+def test_heads_kept_out_major_match_lone_runs_through_either_product(monkeypatch) -> None:
+    """Heads with few outputs are kept [out, in]; large ones go through _OutMajorLinear (its own
+    backward), small ones through autograd's ops. Forcing the function on tiny cohorts checks
+    its gradients against lone runs too."""
+    from tuneforge.engine.cohort import network
+
+    mlp = [*IRIS, "model.kind=mlp", "model.activation=relu", "train.optimizer.name=sgd",
+           "train.optimizer.lr=0.1", "train.optimizer.momentum=0.9"]  # SGD: sees a gradient's scale
+    cfgs = [make(*mlp, "model.hidden=[12, 6]"), make(*mlp, "model.hidden=[10, 4]", "train.seed=3")]
+    monkeypatch.setattr(network, "OUT_MAJOR_FUNCTION_ENTRIES", 0)
+    check_cohort(cfgs)
+
+
+def test_out_major_linear_equals_autograd_on_shared_and_per_member_inputs() -> None:
+    from tuneforge.engine.cohort.network import _OutMajorLinear
+
+    gen = torch.Generator().manual_seed(0)
+    weight = torch.randn(3, 5, 7, generator=gen, requires_grad=True)  # [K, out, in]
+    bias = torch.randn(3, 5, generator=gen, requires_grad=True)
+    for shape in ((4, 7), (3, 4, 7)):  # one input for all members, or one per member
+        h = torch.randn(*shape, generator=gen, requires_grad=True)
+        grad = torch.randn(3, 4, 5, generator=gen)
+        mine = _OutMajorLinear.apply(h, weight, bias)
+        reference = torch.matmul(h, weight.transpose(1, 2)) + bias.unsqueeze(1)
+        torch.testing.assert_close(mine, reference)
+        assert mine.is_contiguous()
+        ours = torch.autograd.grad(mine, (h, weight, bias), grad)
+        theirs = torch.autograd.grad(reference, (h, weight, bias), grad)
+        for a, b in zip(ours, theirs, strict=True):
+            torch.testing.assert_close(a, b)
