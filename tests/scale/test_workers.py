@@ -99,7 +99,8 @@ def test_a_killed_workers_trial_is_failed_and_retried_by_the_others(tmp_path, re
 
 
 def _wait_for_running_trial(process, url: str, name: str, timeout: float = 120.0):
-    """The first worker's running trial, once it has finished at least two."""
+    """The first worker's running trial with its parameters chosen (a trial is RUNNING from the
+    ask, a moment before its suggestions are stored), once it has finished at least two."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, f"the worker ended before the kill: {process.stderr.read()}"
@@ -109,7 +110,7 @@ def _wait_for_running_trial(process, url: str, name: str, timeout: float = 120.0
             time.sleep(0.2)
             continue
         trials = study.get_trials(deepcopy=False)
-        running = [t for t in trials if t.state == TrialState.RUNNING]
+        running = [t for t in trials if t.state == TrialState.RUNNING and t.params]
         if running and sum(t.state == TrialState.COMPLETE for t in trials) >= 2:
             return running[0]
         time.sleep(0.1)
