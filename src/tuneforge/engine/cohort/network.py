@@ -175,7 +175,7 @@ class CohortNet:
         )
 
     def add(self, modules: Sequence[nn.Module], model_cfgs: Sequence) -> None:
-        """Members join after the current ones (each must :meth:`fit` the layout)."""
+        """Members join after the current ones (each must fit the layout: :meth:`fits`)."""
         if not all(self.fits(m) for m in modules):
             raise ValueError("a joining member is wider than the cohort's layout")
         first = self.members
