@@ -138,11 +138,7 @@ class Runner:
                     self.executor.stream(lambda n: self._ask_more(n, heartbeat),
                                          lambda job, outcome: self._tell(job.trial, outcome, heartbeat))  # fmt: skip
                     continue
-                # Local workers start together: each takes its share of what is left, so
-                # their cohorts don't all ask for the same last trials (the extras would
-                # only be given back as surplus).
-                share = math.ceil(room / self.plan.tune.workers)
-                jobs = self._ask(min(room, share, self.batch_size), heartbeat)
+                jobs = self._ask(self._share(room, self.batch_size), heartbeat)
                 if jobs:
                     for job, outcome in zip(jobs, self.executor(jobs), strict=True):
                         self._tell(job.trial, outcome, heartbeat)
@@ -175,9 +171,13 @@ class Runner:
     def _ask_more(self, n: int, heartbeat: Heartbeat) -> list[TrialJob]:
         """Up to ``n`` more trials while the study has room (a stream's places freed up)."""
         room = self._room()
-        if not room:
-            return []
-        return self._ask(min(n, room, math.ceil(room / self.plan.tune.workers)), heartbeat)
+        return self._ask(self._share(room, n), heartbeat) if room else []
+
+    def _share(self, room: int, n: int) -> int:
+        """How many of ``n`` wanted trials to ask: local workers start together, so each takes
+        its share of what is left and their cohorts don't all ask for the same last trials
+        (the extras would only be given back as surplus)."""
+        return min(n, room, math.ceil(room / self.plan.tune.workers))
 
     def _ask(self, n: int, heartbeat: Heartbeat) -> list[TrialJob]:
         jobs = []
