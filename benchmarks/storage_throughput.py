@@ -7,7 +7,7 @@ Two kinds of worker:
 
 - ``tuneforge``: tuneforge's own worker loop (:class:`tuneforge.tuning.runner.Runner`, with
   its heartbeat thread, stale-trial check, finished-trial count and surplus check per trial)
-  over the storage :func:`tuneforge.tuning.study.open_storage` opens, with an executor that
+  over the storage :func:`tuneforge.tuning.storage.open_storage` opens, with an executor that
   returns the objective instead of training. tuneforge refuses SQLite with more than one
   worker ("database is locked", optuna#820): those cells are n/a.
 - ``optuna``: plain ``study.optimize`` on a plain Optuna storage, stopped by
@@ -60,7 +60,7 @@ class SquareExecutor:
 def tuneforge_worker(url: str, study: str, trials: int, index: int, ready, go, done) -> None:
     from tuneforge.tuning.plan import make_plan
     from tuneforge.tuning.runner import Runner, open_study
-    from tuneforge.tuning.study import open_storage
+    from tuneforge.tuning.storage import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     raw = {"name": study, "data": {"source": "iris"}, "logging": {"report": False},

@@ -17,15 +17,15 @@ from tuneforge.config import Config, load_config
 from tuneforge.errors import ConfigError, DataError, TuneforgeError
 
 if TYPE_CHECKING:
-    from tuneforge.evaluate.cv import cross_validate as cv
     from tuneforge.run import Run, load_run, train
+    from tuneforge.run.cv import cross_validate as cv
     from tuneforge.tuning import Study, tune
 
 # Names whose modules import torch, scikit-learn and pandas (seconds): loaded on first use, so
 # `tuneforge --help`, `tuneforge init` and config errors answer at once.
 _LAZY = {
     "Run": ("tuneforge.run", "Run"),
-    "cv": ("tuneforge.evaluate.cv", "cross_validate"),
+    "cv": ("tuneforge.run.cv", "cross_validate"),
     "load_run": ("tuneforge.run", "load_run"),
     "train": ("tuneforge.run", "train"),
     "tune": ("tuneforge.tuning", "tune"),

@@ -147,7 +147,7 @@ def _train_seeds(config, out, overrides, resume, quiet, n: int) -> None:
     cfg = _load(config, overrides)
     folder = _run_dir(cfg, out)
     from tuneforge.cli_progress import EpochProgress
-    from tuneforge.evaluate.seeds import train_seeds
+    from tuneforge.run.seeds import train_seeds
 
     epochs = cfg.train.epochs
     with EpochProgress(epochs * n, quiet, f"{n} seeds", per_run=epochs) as progress:
@@ -183,7 +183,7 @@ def cv(
     _single_process("cv")
     cfg = _load(config, set_)
     from tuneforge.cli_progress import EpochProgress
-    from tuneforge.evaluate.cv import cross_validate
+    from tuneforge.run.cv import cross_validate
 
     k = folds or cfg.data.folds
     epochs = cfg.train.epochs

@@ -141,7 +141,7 @@ def _default_urls(storage: str | None) -> list[str]:
     """The storage asked for, or the default ones that exist: SQLite for one worker and the
     journal file parallel workers use (plan.PARALLEL_STORAGE)."""
     from tuneforge.tuning.plan import PARALLEL_STORAGE
-    from tuneforge.tuning.study import DEFAULT_STORAGE, JOURNAL_PREFIX
+    from tuneforge.tuning.storage import DEFAULT_STORAGE, JOURNAL_PREFIX
 
     if storage is not None:
         return [storage]
@@ -158,7 +158,7 @@ def _load(storage: str | None, name: str | None):
 
     from tuneforge.tuning.result import Study
     from tuneforge.tuning.runner import OBJECTIVES_ATTR
-    from tuneforge.tuning.study import open_storage
+    from tuneforge.tuning.storage import open_storage
 
     urls = _default_urls(storage)
     where = {n: url for url in reversed(urls) for n in optuna.get_all_study_names(open_storage(url, must_exist=True))}
@@ -180,7 +180,7 @@ def study_list(storage: StorageOpt = None) -> None:
     import optuna
 
     from tuneforge.tuning.runner import count
-    from tuneforge.tuning.study import open_storage
+    from tuneforge.tuning.storage import open_storage
 
     for url in _default_urls(storage):
         table = Table("study", "objective", "complete", "pruned", "failed", "running", "best", title=url)

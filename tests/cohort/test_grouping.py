@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from cohort_helpers import make
 
-from tuneforge.engine.cohort import group_cohorts, train_cohort
+from tuneforge.engine.cohort import group_cohorts
 from tuneforge.errors import ConfigError
+from tuneforge.run.cohort import train_cohort
 
 BASE = ["data.source=iris", "model.hidden=[16, 8]"]
 

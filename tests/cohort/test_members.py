@@ -9,9 +9,9 @@ import torch
 from cohort_helpers import make, same_history, same_run
 
 import tuneforge
-from tuneforge.engine.cohort import train_cohort
 from tuneforge.engine.cohort.network import _dropout
 from tuneforge.models import build_model
+from tuneforge.run.cohort import train_cohort
 
 IRIS = ["data.source=iris", "train.batch_size=16", "train.epochs=18", "model.hidden=[16, 8]"]
 

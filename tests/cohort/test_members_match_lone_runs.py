@@ -9,7 +9,8 @@ from __future__ import annotations
 from cohort_helpers import same_run
 
 from tuneforge import load_config, train
-from tuneforge.engine.cohort import group_cohorts, train_cohort
+from tuneforge.engine.cohort import group_cohorts
+from tuneforge.run.cohort import train_cohort
 
 BASE = ["data.source=digits", "train.epochs=7", "train.batch_size=64", "model.hidden=[64]"]  # 119 steps
 

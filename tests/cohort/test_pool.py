@@ -12,8 +12,8 @@ from cohort_helpers import make, same_run
 
 import tuneforge
 from tuneforge.data import prepare
-from tuneforge.engine.cohort import CohortPool
 from tuneforge.errors import ConfigError
+from tuneforge.run.cohort import CohortPool
 
 IRIS = ["data.source=iris", "train.batch_size=16", "model.kind=mlp"]  # 6 steps/epoch
 ADAM = [*IRIS, "model.activation=relu"]

@@ -13,8 +13,8 @@ import torch
 from cohort_helpers import make, same_run
 
 import tuneforge
-from tuneforge.engine.cohort import train_cohort
 from tuneforge.engine.cohort.grouping import structure
+from tuneforge.run.cohort import train_cohort
 
 IRIS = ["data.source=iris", "train.batch_size=16", "train.epochs=18"]  # 6 steps/epoch: 108 steps
 

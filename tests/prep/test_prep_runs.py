@@ -9,9 +9,9 @@ from sklearn.datasets import load_digits
 from tuneforge.config import Config
 from tuneforge.data import prepare
 from tuneforge.engine.module import predict_tensor
-from tuneforge.evaluate.cv import cross_validate
 from tuneforge.predict import evaluate_run
 from tuneforge.run import load_run, train
+from tuneforge.run.cv import cross_validate
 
 PREP = {"select": {"k": 48, "score": "f_test"}, "pca": {"components": 0.95}}
 

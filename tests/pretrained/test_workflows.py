@@ -9,7 +9,7 @@ from pretrained_helpers import target_config
 import tuneforge
 from tuneforge.config import to_dict
 from tuneforge.engine.cohort import unsupported
-from tuneforge.evaluate.cv import cross_validate
+from tuneforge.run.cv import cross_validate
 
 
 def test_cross_validation_of_a_fine_tuned_run(source_run, digits_files):

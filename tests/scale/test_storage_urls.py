@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from tuneforge.errors import ConfigError
-from tuneforge.tuning.study import open_storage
+from tuneforge.tuning.storage import open_storage
 
 
 def test_explicit_psycopg3_url_opens_the_study_storage(postgres_url):

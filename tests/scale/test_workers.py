@@ -17,7 +17,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from tuneforge.tuning.study import open_storage
+from tuneforge.tuning.storage import open_storage
 
 RECIPE = {
     "data": {"source": "iris"},

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from tuneforge.config import Config
-from tuneforge.evaluate.cv import cross_validate
-from tuneforge.evaluate.seeds import with_seed
 from tuneforge.run import train
+from tuneforge.run.cv import cross_validate
+from tuneforge.run.seeds import with_seed
 
 SETS = ["data.source=iris", "data.split.seed=2", "train.epochs=2", "train.batch_size=16",
         "train.seed=4", "model.hidden=[8]", "logging.report=false"]  # fmt: skip

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tuneforge.config import Config
-from tuneforge.evaluate.seeds import train_seeds, with_seed
 from tuneforge.run import load_run, train
+from tuneforge.run.seeds import train_seeds, with_seed
 
 
 def recipe() -> Config:

@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 from tune_helpers import FINISHED, TINY_SPACE, cli, cli_popen, states, tiny, write_yaml
 
 from tuneforge.cli import main
-from tuneforge.tuning.study import open_storage
+from tuneforge.tuning.storage import open_storage
 
 
 def recipe(path: Path, **tune) -> Path:

@@ -35,7 +35,7 @@ def test_cohort_defaults_to_16_where_cohorts_apply_and_to_1_elsewhere():
     from tuneforge.config.tune_schema import DEFAULT_COHORT
     from tuneforge.tuning.plan import make_plan
     from tuneforge.tuning.runner import Runner, open_study
-    from tuneforge.tuning.study import open_storage
+    from tuneforge.tuning.storage import open_storage
 
     mlp = make_plan(tiny(storage=None))
     assert mlp.tune.cohort == DEFAULT_COHORT == 16 and not mlp.notes

@@ -8,7 +8,8 @@ from tune_helpers import FINISHED, TINY_SPACE, states, tiny
 
 import tuneforge
 from tuneforge.config.tune_schema import PRUNER_NAMES, SAMPLER_NAMES
-from tuneforge.tuning.study import PRUNERS, SAMPLERS
+from tuneforge.tuning.pruners import PRUNERS
+from tuneforge.tuning.samplers import SAMPLERS
 
 NUMERIC_SPACE = {  # CMA-ES and GP model numbers; categorical keys fall back to random sampling
     "train.optimizer.lr": {"low": 1.0e-3, "high": 1.0e-1, "log": True},

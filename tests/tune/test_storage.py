@@ -10,9 +10,11 @@ from optuna.trial import TrialState
 from tune_helpers import FINISHED, TINY_SPACE, states, tiny
 
 import tuneforge
+from tuneforge.tuning.heartbeat import HeartbeatJournalStorage
 from tuneforge.tuning.plan import PARALLEL_STORAGE, make_plan
+from tuneforge.tuning.quiet import quiet_optuna
 from tuneforge.tuning.runner import open_study
-from tuneforge.tuning.study import HeartbeatJournalStorage, open_storage, quiet_optuna
+from tuneforge.tuning.storage import open_storage
 
 
 def finished(study) -> int:

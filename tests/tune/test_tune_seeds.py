@@ -12,8 +12,8 @@ from tune_helpers import cli, tiny, write_yaml
 import tuneforge
 from tuneforge.config import validate
 from tuneforge.engine import cohort as cohort_engine
-from tuneforge.evaluate.cv import cross_validate
-from tuneforge.evaluate.seeds import with_seed
+from tuneforge.run.cv import cross_validate
+from tuneforge.run.seeds import with_seed
 from tuneforge.tuning.result import trial_config
 
 LR_SPACE = {"train.optimizer.lr": {"low": 1.0e-3, "high": 1.0e-1, "log": True}}

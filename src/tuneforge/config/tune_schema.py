@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
-#: Names of the samplers and pruners; ``tuneforge.tuning.study`` maps each to an Optuna class and a
+#: Names of the samplers and pruners; ``tuneforge.tuning.samplers`` / ``.pruners`` map each to an Optuna class and a
 #: test checks both lists agree, so a new entry cannot be half-registered.
 SAMPLER_NAMES = ("grid", "random", "tpe", "cmaes", "gp", "qmc", "nsga2")
 PRUNER_NAMES = ("none", "median", "asha", "hyperband")

@@ -200,8 +200,8 @@ def _cuda_devices(model: nn.Module) -> list[int]:
 def lr_find(cfg, **options) -> LRCurve:
     """Build ``cfg``'s data, model and recipe, as ``tuneforge train`` would, and run the test."""
     from tuneforge.data import prepare
+    from tuneforge.engine.setup import resolve_device, seed_everything
     from tuneforge.models import build_model
-    from tuneforge.run import resolve_device, seed_everything
 
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     device = resolve_device(cfg.train.device)

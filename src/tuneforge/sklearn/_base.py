@@ -23,10 +23,11 @@ from tuneforge.config import Config
 from tuneforge.data import Dataset, from_arrays
 from tuneforge.data.split import holdout
 from tuneforge.engine.module import ModuleTrainer
+from tuneforge.engine.setup import resolve_device
 from tuneforge.errors import ConfigError, DataError
 from tuneforge.models import build_model
 from tuneforge.recipe import Recipe, lr_factors
-from tuneforge.run import _check_monitors, resolve_device
+from tuneforge.recipe.checks import check_monitors
 from tuneforge.sklearn._persist import load_estimator, save_estimator
 from tuneforge.sklearn._recipe import build_config, invalid, needs_validation
 
@@ -78,7 +79,7 @@ class NeuralNetBase(BaseEstimator):
         seed = cfg.train.seed + done_epochs  # a new shuffle order for each partial_fit epoch
         with _torch_seeded(seed, data.x["train"].device):  # dropout draws from torch's stream
             try:
-                _check_monitors(cfg, data)
+                check_monitors(cfg, data)
                 recipe = Recipe.build(cfg.train, data)
             except ConfigError as exc:
                 raise invalid(str(exc), type(self).__name__) from None

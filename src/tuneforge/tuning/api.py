@@ -16,7 +16,7 @@ from tuneforge.report import write_study_report
 from tuneforge.tuning.plan import StudyPlan, make_plan
 from tuneforge.tuning.result import Study, refit, train_best, write_best
 from tuneforge.tuning.runner import Runner, open_study
-from tuneforge.tuning.study import open_storage
+from tuneforge.tuning.storage import open_storage
 from tuneforge.tuning.workers import join_workers, share_cores, start_workers
 
 logger = logging.getLogger("tuneforge.tuning")

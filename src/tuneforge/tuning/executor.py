@@ -26,7 +26,7 @@ from optuna.trial import TrialState
 
 from tuneforge.config import Config, to_dict
 from tuneforge.data import Dataset, prepare
-from tuneforge.evaluate.seeds import with_seed
+from tuneforge.run.seeds import with_seed
 from tuneforge.tuning.objective import Objective
 from tuneforge.tuning.seeds import SeedMean, combine
 
@@ -107,7 +107,7 @@ class ModuleExecutor:
 
     def data(self, cfg: Config, fold: int | None) -> Dataset:
         """The prepared data for ``cfg.data`` (and fold), made on first use."""
-        from tuneforge.run import resolve_device
+        from tuneforge.engine.setup import resolve_device
 
         key = _data_key(cfg, fold)
         if key not in self._data:
@@ -209,7 +209,7 @@ class CohortExecutor(ModuleExecutor):
         """Keep up to ``batch_size`` trials training: ``ask(n)`` gives up to ``n`` new trials
         whenever places are free, ``tell`` gets each trial's outcome as soon as it ends. Returns
         once nothing is training and ``ask`` gives nothing more."""
-        from tuneforge.engine.cohort import CohortPool
+        from tuneforge.run.cohort import CohortPool
 
         pool, trials = CohortPool(self.compile), {}
         while True:
@@ -268,7 +268,7 @@ class CohortExecutor(ModuleExecutor):
 
     def run_cohort(self, jobs: Sequence[TrialJob]) -> list[TrialOutcome]:
         """One cohort per fold: every alive trial's seeds as consecutive members."""
-        from tuneforge.engine.cohort import train_cohort
+        from tuneforge.run.cohort import train_cohort
 
         try:
             summaries = [[[] for _ in range(self.seeds)] for _ in jobs]  # [trial][seed][fold]

@@ -14,8 +14,9 @@ from tuneforge.data import Dataset, prepare
 from tuneforge.engine.cohort.grouping import unsupported
 from tuneforge.errors import ConfigError
 from tuneforge.tuning.objective import Objective, resolve_objectives
+from tuneforge.tuning.samplers import SAMPLERS
 from tuneforge.tuning.space import SearchSpace, default_space
-from tuneforge.tuning.study import SAMPLERS, is_sqlite
+from tuneforge.tuning.storage import is_sqlite
 
 #: Where parallel workers go when no storage was chosen: SQLite is unsafe for them (optuna#820).
 PARALLEL_STORAGE = "journal:///runs/studies.journal"
@@ -120,7 +121,7 @@ def _storage(tune: TuneConfig, chosen: bool, source: str) -> str | None:
 
 
 def _device(cfg: Config):
-    from tuneforge.run import resolve_device
+    from tuneforge.engine.setup import resolve_device
 
     return resolve_device(cfg.train.device)
 

@@ -26,15 +26,11 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuneforge.errors import ConfigError
 from tuneforge.tuning.executor import CohortExecutor, ModuleExecutor, TrialJob, TrialOutcome
+from tuneforge.tuning.heartbeat import Heartbeat, fail_stale_trials
 from tuneforge.tuning.plan import StudyPlan
-from tuneforge.tuning.study import (
-    PRUNERS,
-    SAMPLERS,
-    AskTellGridSampler,
-    Heartbeat,
-    fail_stale_trials,
-    quiet_optuna,
-)
+from tuneforge.tuning.pruners import PRUNERS
+from tuneforge.tuning.quiet import quiet_optuna
+from tuneforge.tuning.samplers import SAMPLERS, AskTellGridSampler
 
 #: Failures in a row after which a worker stops (something systematic: read the reasons).
 MAX_FAILURES_IN_A_ROW = 10

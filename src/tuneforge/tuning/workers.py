@@ -56,7 +56,7 @@ def _worker(raw: dict[str, Any], source: str, index: int, ready) -> None:
     from tuneforge.errors import TuneforgeError
     from tuneforge.tuning.plan import make_plan
     from tuneforge.tuning.runner import Runner, open_study
-    from tuneforge.tuning.study import open_storage
+    from tuneforge.tuning.storage import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tuneforge.config import Config
+from tuneforge.run.training import train
 
 
 def with_seed(cfg: Config, seed: int) -> Config:
@@ -45,8 +46,6 @@ def train_seeds(
     Returns:
         ``{"seeds": [...], "runs": [{"seed", "status", "metrics"}], "mean": {...}, "std": {...}}``.
     """
-    from tuneforge.run import train  # run imports evaluate; keep the import edge one-way at load
-
     seeds = [cfg.train.seed + k for k in range(n)]
     runs = []
     for seed in seeds:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from tuneforge.config import Config
-from tuneforge.evaluate.seeds import spread, with_seed
+from tuneforge.run.seeds import spread, with_seed
+from tuneforge.run.training import train
 
 
 def cross_validate(
@@ -97,8 +98,6 @@ def _with_folds(cfg: Config, folds: int) -> Config:
 
 
 def _fold_metrics(cfg: Config, fold: int, out: str | Path | None, callbacks: Sequence) -> dict:
-    from tuneforge.run import train  # run imports evaluate; keep the import edge one-way at load
-
     folder = Path(out) / f"fold{fold}" if out is not None else None
     run = train(cfg, folder, fold=fold, callbacks=callbacks)
     return {k: v for k, v in run.summary["metrics"].items() if v is not None}

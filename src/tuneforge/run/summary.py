@@ -1,0 +1,43 @@
+"""``summary.json``: a run's status, the kept model's scores, and what went wrong."""
+
+from __future__ import annotations
+
+from tuneforge.config import Config
+from tuneforge.data import Dataset
+from tuneforge.diagnose import diagnose_run
+from tuneforge.engine.module import FitResult, evaluate, predict_tensor
+from tuneforge.evaluate.metrics import final_metrics
+from tuneforge.models import count_parameters
+from tuneforge.recipe import Recipe
+
+
+def summarize(cfg: Config, data: Dataset, recipe: Recipe, model, result: FitResult,
+              seconds: float) -> dict:  # fmt: skip
+    """Status, the kept model's scores on val and test, the diagnosis, sizes and wall time."""
+    scores: dict[str, float] = {}
+    if result.history:
+        scores["train/loss"] = result.history[-1].get("train/loss")
+    for part in ("val", "test"):
+        if result.status != "diverged":
+            scores |= evaluate(model, data, part, recipe)
+        if data.size(part):
+            pred = predict_tensor(model, data.x[part]).cpu().numpy()
+            extra = final_metrics(pred, data.y[part].cpu().numpy(), data.task,
+                                  recipe.target_mean, recipe.target_std)  # fmt: skip
+            scores |= {f"{part}/{k}": v for k, v in extra.items()}
+    warnings, diagnosis = diagnose_run(cfg, data, recipe, result)
+    return {
+        "status": result.status,
+        "task": data.task,
+        "epochs": len(result.history),
+        "steps": result.steps,
+        "best_epoch": result.best_epoch,
+        "metrics": scores,
+        "divergence": result.divergence,
+        "warnings": warnings,
+        "diagnosis": diagnosis,
+        "wall_time_s": round(seconds, 3),
+        "parameters": count_parameters(model),
+        "model": {"inputs": data.n_features, "outputs": recipe.n_outputs, "classes": data.classes},
+        "rows": {part: data.size(part) for part in ("train", "val", "test")},
+    }
