@@ -294,7 +294,7 @@ def lr_find(
 def report(
     run_dir: Annotated[Path | None, typer.Argument(help="A run directory.")] = None,
     study: Annotated[str | None, typer.Option(help="Study name (with --storage).")] = None,
-    storage: Annotated[str | None, typer.Option(help="Study storage URL, e.g. sqlite:///runs/studies.db")] = None,
+    storage: Annotated[str | None, typer.Option(help="Study storage URL, e.g. journal:///runs/studies.journal")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for a study report (default runs/<study>).")] = None,
 ) -> None:
     """Write report.html for a run directory, or for a study (--study NAME --storage URL)."""
@@ -313,7 +313,7 @@ def report(
 
 @app.command()
 def dashboard(
-    storage: Annotated[str, typer.Option(help="Study storage URL, e.g. sqlite:///runs/studies.db")],
+    storage: Annotated[str, typer.Option(help="Study storage URL, e.g. journal:///runs/studies.journal")],
     host: Annotated[str, typer.Option(help="Address to bind; keep the default unless you must.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8080,
 ) -> None:
