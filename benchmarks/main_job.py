@@ -137,11 +137,11 @@ def canonical(args: list[str]) -> tuple[float, float]:
 def table(title: str, runs: dict[str, list[tuple[float, float]]], score: str, goal: str) -> None:
     names = list(runs)
     base = statistics.median(w for w, _ in runs[names[-1]])
-    print(f"\n{title}\n{'variant':<44} {'wall s (median)':>16} {score:>10} {'speed-up':>9}")
+    print(f"\n{title}\n{'variant':<50} {'wall s (median)':>16} {score:>10} {'speed-up':>9}")
     for name in names:
         wall = statistics.median(w for w, _ in runs[name])
         value = statistics.median(v for _, v in runs[name])
-        print(f"{name:<44} {wall:>16.2f} {value:>10.4f} {base / wall:>8.2f}x")
+        print(f"{name:<50} {wall:>16.2f} {value:>10.4f} {base / wall:>8.2f}x")
     print(f"goal: {goal}")
 
 
