@@ -16,7 +16,7 @@ mkdir -p "$out"
 end=$((SECONDS + ${BUDGET:-540}))
 py=${PYTHON:-python3}
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-if compgen -G ".whl/*.whl" >/dev/null; then
+if ! $py -c "import optuna, pydantic, skops, cmaes" 2>/dev/null && compgen -G ".whl/*.whl" >/dev/null; then
     $py -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/tuneforge-site .whl/*.whl || exit 1
     export PYTHONPATH="$PYTHONPATH:/tmp/tuneforge-site"
