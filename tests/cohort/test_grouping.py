@@ -26,18 +26,21 @@ BATCHED = [  # differences a cohort batches: all of these share one group with t
     "model.dropout=0.3",
     "model.init=xavier",
     "train.early_stopping.patience=3",
+    "train.batch_size=32",  # batch sizes a power of two apart: micro-batches of the smallest
+    "train.batch_size=128",
+    "train.accumulate=2",
 ]
 SPLIT = [  # differences it cannot batch: each starts a group of its own
     "model.hidden=[16]",
     "model.norm=batch",
     "model.kind=logistic",
-    "train.batch_size=32",
+    "train.batch_size=48",  # 48 = 3·16 and 64 = 2⁶ would walk the epoch in 16-row steps
+    "train.batch_size=full",
     "train.optimizer.name=sgd",
     "train.optimizer.name=rmsprop",
     "train.loss=cross_entropy",  # explicit loss vs inferred: same loss, still kept apart (cheap)
     "data.source=wine",
     "data.split.seed=1",
-    "train.accumulate=2",
 ]
 
 
@@ -54,6 +57,13 @@ def test_structural_differences_split(override: str) -> None:
         else make(*BASE, override)
     )
     cfgs = [make(*BASE), other, make(*BASE, "train.optimizer.lr=0.5")]
+    assert group_cohorts(cfgs) == [[0, 2], [1]]
+
+
+def test_batch_norm_keeps_its_batch_size_exact() -> None:
+    """Batch norm's statistics are over a forward pass: its batches are never split."""
+    bn = [*BASE, "model.norm=batch"]
+    cfgs = [make(*bn), make(*bn, "train.batch_size=32"), make(*bn, "train.accumulate=2")]
     assert group_cohorts(cfgs) == [[0, 2], [1]]
 
 
