@@ -80,7 +80,11 @@ def test_by_width_keeps_padding_under_two_fold() -> None:
     widths = ["[100]", "[120]", "[300]", "[64]", "[512]", "[65]"]
     cfgs = [make("data.source=iris", f"model.hidden={w}") for w in widths]
     assert group_cohorts(cfgs) == [[0, 1, 2, 3, 4, 5]]
-    assert group_cohorts(cfgs, by_width=True) == [[0, 1, 5], [2, 4], [3]]
+    assert group_cohorts(cfgs, by_width=True) == [[0, 1, 3, 5], [2, 4]]  # 64: nearest band
+    deeper = make("data.source=iris", "model.hidden=[64, 8]")  # no band of its depth: alone
+    assert group_cohorts([*cfgs, deeper], by_width=True) == [[0, 1, 3, 5], [2, 4], [6]]
+    capped = group_cohorts(cfgs[:3], max_members=2, by_width=True)  # 300 finds no room
+    assert capped == [[0, 1], [2]]
 
 
 @pytest.mark.parametrize("override", ["train.augment={noise: 0.1}", "train.precision=bf16"])

@@ -87,7 +87,8 @@ def group_cohorts(
     """Split ``configs`` into cohorts of compatible recipes, at most ``max_members`` each.
 
     A cohort computes every member at the widest member's widths; with ``by_width`` members
-    whose hidden widths differ by 2× or more go to different cohorts. That trades fewer members
+    whose hidden widths differ by 2× or more go to different cohorts, except that a band's
+    only member joins the nearest band of its structure (it would otherwise train alone). That trades fewer members
     per cohort for less padding: 16 digits MLPs of widths 128/256/512 trained 1.5× faster as
     three cohorts than as one (``docs/cohort.md``); with few members per structure, one cohort
     is faster.
@@ -117,4 +118,24 @@ def group_cohorts(
             open_groups.append([])
             order.append(open_groups[-1])
         open_groups[-1].append(i)
-    return order
+    if by_width:
+        _join_lone_members(order, configs, max_members)
+    return [group for group in order if group]
+
+
+def _join_lone_members(order: list[list[int]], configs: Sequence[Config], max_members: int) -> None:
+    """A width band's only member joins the nearest band of its structure that has room: alone
+    it would train by itself (a whole model's cost per step for one trial), where in a cohort
+    padding costs a fraction of that. Groups it leaves are emptied in place."""
+    def bands(i: int) -> list[int]:
+        return [math.ceil(math.log2(w)) for w in getattr(configs[i].model, "hidden", [])]
+
+    for lone in [g for g in order if len(g) == 1 and not unsupported(configs[g[0]])]:
+        i, key = lone[0], structure(configs[lone[0]])
+        others = [g for g in order if g and g is not lone and len(g) < max_members
+                  and not unsupported(configs[g[0]]) and structure(configs[g[0]]) == key]  # fmt: skip
+        if others:
+            near = min(others, key=lambda g: sum(abs(a - b) for a, b in zip(bands(g[0]), bands(i), strict=True)))
+            near.append(i)
+            near.sort()
+            lone.clear()
