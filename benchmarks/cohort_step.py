@@ -7,7 +7,9 @@ number of cohort steps it takes to pay for itself; compiled code is reused by la
 any K in the same process, so only the first compiled cohort pays it). Times are the best epoch
 of several, per step.
 
-Usage: ``python benchmarks/cohort_step.py [--threads N] [--epochs N] [--no-compile]``.
+Usage: ``python benchmarks/cohort_step.py [--threads N] [--epochs N] [--no-compile]``;
+``--mixed [K ...]`` instead times K members of batch sizes 32/64/128 as one cohort (micro-batches
+of 32) against one cohort per batch size.
 Timings on a shared machine are noisy; compare the ratios, taken in one process.
 """
 
@@ -81,15 +83,42 @@ def cohort(data, members: int, epochs: int, compile: bool) -> tuple[float, float
     return epoch / steps / members, max(first - epoch, 0.0)
 
 
+def mixed_batches(data, members: int, epochs: int, widths: tuple[int, ...] = (128,)) -> tuple[float, float]:
+    """Seconds per epoch of ``members`` MLPs with batch sizes 32/64/128 (a third each, widths
+    cycling through ``widths``): (one cohort over micro-batches of 32, one cohort per batch size)."""
+    cfgs = [tuneforge.load_config(overrides=[
+        f"train.batch_size={(32, 64, 128)[i % 3]}", f"model.hidden=[{widths[i % len(widths)]}]",
+        f"train.optimizer.lr={1e-3 * (1 + i / members)}", "train.epochs=1000"])
+        for i in range(members)]  # fmt: skip
+
+    def epoch_of(group) -> float:
+        trainer = CohortTrainer([Member(i, c, Recipe.build(c.train, data)) for i, c in enumerate(group)],
+                                data, torch.device("cpu"))  # fmt: skip
+        return best_epoch(trainer.train_epoch, epochs)
+
+    split = sum(epoch_of([c for c in cfgs if c.train.batch_size == b]) for b in (32, 64, 128))
+    return epoch_of(cfgs), split
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--members", type=int, nargs="+", default=[16, 32, 64])
     parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--mixed", type=int, nargs="*", default=None, metavar="K",
+                        help="only: K members of batch 32/64/128 as one cohort vs three")  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = tuneforge.data.prepare(config().data)
+    if args.mixed is not None:
+        print(f"digits MLP, Adam, batch 32/64/128 (a third each); {args.threads} threads; s / epoch")
+        for k in args.mixed or [12, 48]:
+            for widths in ((128,), (32, 64, 128, 256)):
+                one, three = mixed_batches(data, k, args.epochs, widths)
+                print(f"K={k:<3} widths {str(list(widths)):<20} one cohort {one:.4f}  "
+                      f"one per batch size {three:.4f}  ({three / one:.2f}x)")  # fmt: skip
+        return
     print(
         f"digits MLP [128, 64], Adam, batch 64; torch {torch.__version__}, {args.threads} threads"
     )
