@@ -73,11 +73,12 @@ def main() -> None:
     wall = time.perf_counter() - started
     trials = study.optuna.get_trials(deepcopy=False)
     alone = collections.Counter(t.user_attrs.get("tuneforge:fallback", "?") for t in trials
-                                if t.user_attrs.get("tuneforge:engine") != "cohort")  # fmt: skip
+                                if t.user_attrs.get("tuneforge:engine") == "alone")  # fmt: skip
+    in_cohorts = sum(n for n, _, _ in cohorts)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.trials} trials x "
           f"{args.epochs} epochs, bands {args.bands}, seed {args.seed}")  # fmt: skip
     print(f"{len(cohorts)} cohorts, sizes {sorted((n for n, _, _ in cohorts), reverse=True)}, "
-          f"{sum(alone.values())} trials alone")  # fmt: skip
+          f"{args.trials - in_cohorts} trials alone")  # fmt: skip
     for n, seconds, cfgs in cohorts:
         sizes = sorted({c.train.batch_size for c in cfgs})
         widths = sorted({c.model.hidden[0] for c in cfgs})
