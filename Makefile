@@ -38,7 +38,7 @@ gpu-wheels: setup
 
 # The GPU check rehearsed on this machine's CPU (its tables land in runs/gpu-check-cpu/).
 gpu-check-cpu: setup
-	PYTHON=$(abspath $(BIN)/python) benchmarks/gpu_check.sh runs/gpu-check-cpu cpu
+	QUICK=1 PYTHON=$(abspath $(BIN)/python) benchmarks/gpu_check.sh runs/gpu-check-cpu cpu
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

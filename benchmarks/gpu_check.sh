@@ -8,6 +8,7 @@
 # device tool carries that folder (carry: [".whl"]); this script installs them into /tmp first.
 # Each step writes OUT_DIR/<step>.txt and a line "<step> rc=N seconds=S" to OUT_DIR/summary.txt;
 # a step that would overrun the budget (BUDGET seconds, 540 by default) is cut by its timeout.
+# QUICK=1 shrinks every step (K = 2 4, 4 trials, one test file) to rehearse the script on a CPU.
 set -uo pipefail
 out=${1:?usage: benchmarks/gpu_check.sh OUT_DIR [DEVICE]}
 device=${2:-cuda}
@@ -20,6 +21,11 @@ if ! $py -c "import optuna, pydantic, skops, cmaes" 2>/dev/null && compgen -G ".
     $py -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/tuneforge-site .whl/*.whl || exit 1
     export PYTHONPATH="$PYTHONPATH:/tmp/tuneforge-site"
+fi
+
+members=(16 64 256) trials=64 tests=(tests/engine/test_cuda.py tests/cohort/test_same_as_alone.py tests/cohort/test_mixed_batches.py tests/cohort/test_pool.py)
+if [ -n "${QUICK:-}" ]; then
+    members=(2 4) trials=4 tests=(tests/engine/test_cuda.py tests/cohort/test_members.py)
 fi
 
 step() {  # step NAME SECONDS COMMAND...: run with a timeout inside what is left of the budget
@@ -39,16 +45,16 @@ step environment 60 $py -c "import torch, optuna, pydantic, skops, tuneforge
 print('torch', torch.__version__, 'cuda', torch.version.cuda, 'optuna', optuna.__version__)
 print(torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA device')"
 # Cohort members equal their lone runs on the device; deterministic mode, bf16, resume on CUDA.
-step tests 210 env TUNEFORGE_TEST_DEVICE="$device" $py -m pytest -q -p no:cacheprovider \
-    tests/engine/test_cuda.py tests/cohort/test_same_as_alone.py tests/cohort/test_mixed_batches.py tests/cohort/test_pool.py
+step tests 210 env TUNEFORGE_TEST_DEVICE="$device" $py -m pytest -q -p no:cacheprovider "${tests[@]}"
 # Per-member step cost for K = 16, 64, 256: batched optimizer over whole rows vs CPU-style chunks.
 step cohort_step_whole_rows 75 $py benchmarks/cohort_step.py --device "$device" --no-compile \
-    --members 16 64 256 --chunks off
+    --members "${members[@]}" --chunks off
 step cohort_step_chunked 75 $py benchmarks/cohort_step.py --device "$device" --no-compile \
-    --members 16 64 256 --chunks on
+    --members "${members[@]}" --chunks on
 # The default study (64 trials x 20 epochs) at cohort 16 and 64 against the canonical loop.
 step default_study 200 $py benchmarks/tune_throughput.py --device "$device" --threads 8 \
-    --cohorts 16 64 --cohorts-only --no-sklearn
+    --trials "$trials" --cohorts 16 64 --cohorts-only --no-sklearn
 # torch.compile of the cohort step, last: it may take the rest of the budget.
-step cohort_step_compiled 120 $py benchmarks/cohort_step.py --device "$device" --members 64 256
+step cohort_step_compiled 120 $py benchmarks/cohort_step.py --device "$device" \
+    --members "${members[@]: -2}"
 cat "$out/summary.txt"
