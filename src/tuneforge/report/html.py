@@ -168,6 +168,7 @@ def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
         "study.html.j2", folder / "report.html",
         title=study.study_name, objectives=study_info.objective_names(study),
         directions=[d.name.lower() for d in study.directions], counts=study_info.counts(study),
+        engines=study_info.engines(study),
         params=params, rows=rows, best=best, seeds=seeds, spread=spread,
         best_config=yaml.safe_dump(config, sort_keys=False) if config is not None else None,
         plots=[{"title": t, "src": _image(p), "file": p.name} for t, p in made.items()],
