@@ -11,8 +11,12 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
+
 from conftest import cli_env
+
+IRIS_COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
 
 # Runs `tuneforge ARGS` in this interpreter and writes which of the watched modules it imported.
 PROBE = """
@@ -36,9 +40,12 @@ def imported(tmp_path, watched: list[str], *args) -> list[str]:
 
 
 @pytest.mark.slow
-def test_train_writes_its_report_without_optuna_or_pyplot(tmp_path):
+def test_train_and_predict_import_only_what_they_use(tmp_path):
     # The run report draws with matplotlib.figure; Optuna and pyplot belong to study reports.
     args = ["train", "--set", "data.source=iris", "--set", "train.epochs=1", "--out", "run", "-q"]
     found = imported(tmp_path, ["optuna", "matplotlib.pyplot", "tuneforge.report.study"], *args)
     assert (tmp_path / "run" / "report.html").is_file()  # the report path did run
     assert found == []
+    # predict reads encoder.json: no skops (which imports all of scikit-learn and pytest).
+    pd.DataFrame([[5.1, 3.5, 1.4, 0.2]], columns=IRIS_COLUMNS).to_csv(tmp_path / "one.csv", index=False)
+    assert imported(tmp_path, ["skops.io"], "predict", "run", "one.csv") == []
