@@ -236,7 +236,9 @@ class TrainConfig(Strict):
     label_smoothing: Fraction = 0.0
     optimizer: OptimizerConfig = AdamConfig()
     batch_size: PositiveInt | Literal["full"] = 64
-    epochs: PositiveInt = 20
+    # "auto": enough epochs for min_steps optimizer steps, 20 to 200 (recipe/budget.py)
+    epochs: PositiveInt | Literal["auto"] = "auto"
+    min_steps: PositiveInt = 300  # the optimizer steps epochs: auto aims for
     regularization: RegularizationConfig = RegularizationConfig()
     schedule: ScheduleConfig = ConstantSchedule()
     clip_grad_norm: PositiveFloat | None = None
