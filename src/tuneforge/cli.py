@@ -149,8 +149,7 @@ def _train_seeds(config, out, overrides, resume, quiet, n: int) -> None:
     from tuneforge.cli_progress import EpochProgress
     from tuneforge.run.seeds import train_seeds
 
-    epochs = cfg.train.epochs
-    with EpochProgress(epochs * n, quiet, f"{n} seeds", per_run=epochs) as progress:
+    with EpochProgress(cfg.train.epochs, quiet, f"{n} seeds", runs=n) as progress:
         result = train_seeds(cfg, n, folder, callbacks=[progress])
     _print_spread(f"{n} seeds {result['seeds']}: {folder}", result)
     for run in result["runs"]:
@@ -186,9 +185,8 @@ def cv(
     from tuneforge.run.cv import cross_validate
 
     k = folds or cfg.data.folds
-    epochs = cfg.train.epochs
     label = f"{k}-fold cv" + (f" × {seeds} seeds" if seeds > 1 else "")
-    with EpochProgress(epochs * k * seeds, quiet, label, per_run=epochs) as progress:
+    with EpochProgress(cfg.train.epochs, quiet, label, runs=k * seeds) as progress:
         result = cross_validate(cfg, folds, out, callbacks=[progress], seeds=seeds)
     if seeds == 1:
         table = Table("metric", "mean ± std", title=f"{len(result['folds'])}-fold cross-validation")

@@ -27,6 +27,7 @@ from optuna.trial import TrialState
 
 from tuneforge.config import Config, to_dict
 from tuneforge.data import Dataset, prepare
+from tuneforge.recipe.budget import epochs_for
 from tuneforge.run.seeds import with_seed
 from tuneforge.tuning.objective import Objective
 from tuneforge.tuning.seeds import SeedMean, combine
@@ -99,8 +100,13 @@ class ModuleExecutor:
 
     def reporter(self, job: TrialJob, fold_index: int) -> SeedMean:
         """Reports fold ``fold_index``'s epochs (mean over seeds) to the trial, for pruning."""
-        offset = fold_index * job.config.train.epochs
+        offset = fold_index * self._epochs_per_fold(job.config) if fold_index else 0
         return SeedMean(job.trial, self.metric, self.decides_at, self.seeds, offset)
+
+    def _epochs_per_fold(self, cfg: Config) -> int:
+        """The most epochs any fold trains (``epochs: auto`` counts them from each fold's rows),
+        so fold k's epochs are reported at steps of their own."""
+        return max(epochs_for(cfg.train, self.data(cfg, fold).size("train")) for fold in range(self.cv))
 
     def outcome(self, job: TrialJob, summaries: list[list[dict]], reporter: SeedMean) -> TrialOutcome:
         """The trial's outcome from its runs: ``summaries[seed][fold]``."""

@@ -14,6 +14,7 @@ from tuneforge.config.tune_schema import DEFAULT_COHORT, TuneConfig
 from tuneforge.data import Dataset, prepare
 from tuneforge.engine.cohort.grouping import unsupported
 from tuneforge.errors import ConfigError
+from tuneforge.recipe.budget import epochs_for
 from tuneforge.tuning.objective import Objective, resolve_objectives
 from tuneforge.tuning.samplers import SAMPLERS
 from tuneforge.tuning.space import SearchSpace, default_space
@@ -46,7 +47,7 @@ class StudyPlan:
 
     @property
     def max_steps(self) -> int:
-        return self.base.train.epochs * (self.cv or 1)
+        return epochs_for(self.base.train, self.data.size("train")) * (self.cv or 1)
 
 
 def raw_recipe(cfg: Config | Mapping | str | Path | None) -> tuple[dict[str, Any], str]:
