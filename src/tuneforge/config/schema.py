@@ -230,6 +230,13 @@ class DiagnosticsConfig(Strict):
     exploding: Annotated[float, Field(gt=1)] = 100.0  # total norm / median of the earlier checks
 
 
+def _positive_int_or(value: Any, word: str) -> Any:
+    """One error for a key that takes a positive integer or one word (a union would give two)."""
+    if value == word or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return value
+    raise ValueError(f"expected a positive integer or {word!r}")
+
+
 class TrainConfig(Strict):
     loss: Literal["mse", "mae", "huber", "cross_entropy", "bce"] | None = None
     huber_delta: PositiveFloat = 1.0
@@ -258,16 +265,12 @@ class TrainConfig(Strict):
     @field_validator("epochs", mode="before")
     @classmethod
     def _epochs(cls, value: Any) -> Any:
-        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
-            return value
-        raise ValueError("expected a positive integer or 'auto'")
+        return _positive_int_or(value, "auto")
 
     @field_validator("batch_size", mode="before")
     @classmethod
     def _batch_size(cls, value: Any) -> Any:
-        if value == "full" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
-            return value
-        raise ValueError("expected a positive integer or 'full'")
+        return _positive_int_or(value, "full")
 
     @field_validator("optimizer", mode="before")
     @classmethod
