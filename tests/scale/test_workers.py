@@ -124,7 +124,11 @@ def test_workers_train_their_own_cohorts_and_finish_exactly_n(tmp_path, request,
     one batched model; the study still ends with exactly `trials` finished ones."""
     url = request.getfixturevalue("postgres_url") if backend == "postgresql" else journal_url(tmp_path)
     cfg = tmp_path / "cohort.yaml"
-    cfg.write_text(yaml.safe_dump({**RECIPE, "tune": {**RECIPE["tune"], "cohort": 4}}))
+    # A cohort of 20 epochs on iris trains in ~0.2 s, less than the skew between two workers'
+    # start-ups on a loaded machine: one worker could finish all ten before the other asked.
+    # At 200 epochs a cohort trains for ~2 s, so both workers are asking while trials remain.
+    slow = {**RECIPE["train"], "epochs": 200}
+    cfg.write_text(yaml.safe_dump({**RECIPE, "train": slow, "tune": {**RECIPE["tune"], "cohort": 4}}))
     name = f"cohorts-{backend}"
     finish(*[worker(cfg, url, name, 10) for _ in range(2)])
     study = optuna.load_study(study_name=name, storage=open_storage(url))
