@@ -37,7 +37,7 @@ def _load(config: Path | None, overrides: list[str]) -> Config:
 def _run_dir(cfg: Config, out: Path | None) -> Path:
     """``--out``, or a fresh ``runs/<name>``; never a folder that already holds a run."""
     if out is not None:
-        if (out / "config.yaml").exists():
+        if (out / "config.yaml").exists() and not _prepared_by_lr_find(out):
             raise TuneforgeError(f"--out {out}: already holds a run; continue it with --resume "
                                  f"{out} or choose another folder")  # fmt: skip
         return out
@@ -47,6 +47,15 @@ def _run_dir(cfg: Config, out: Path | None) -> Path:
         n += 1
         folder = Path("runs") / f"{name}-{n}"
     return folder
+
+
+#: Files only a training run writes; lr-find --apply writes config.yaml and lr_find.json only.
+RUN_FILES = ("metrics.jsonl", "summary.json", "checkpoint", "model.safetensors")
+
+
+def _prepared_by_lr_find(folder: Path) -> bool:
+    """``lr-find --apply --out F`` prepared F for ``train F/config.yaml --out F``: not a run yet."""
+    return (folder / "lr_find.json").is_file() and not any((folder / f).exists() for f in RUN_FILES)
 
 
 def _resume_dir(run_dir: Path, config: Path | None, out: Path | None, overrides: list[str]) -> Config:
@@ -62,9 +71,14 @@ def _resume_dir(run_dir: Path, config: Path | None, out: Path | None, overrides:
     if (run_dir / "summary.json").is_file():
         raise TuneforgeError(f"--resume {run_dir}: the run has already finished (summary.json "
                              "exists); nothing to resume")  # fmt: skip
+    if _prepared_by_lr_find(run_dir):  # nothing trained yet: train into it
+        raise TuneforgeError(f"--resume {run_dir}: nothing was trained there yet (lr-find wrote it); "
+                             f"start it with: tuneforge train {run_dir / 'config.yaml'} --out {run_dir}")  # fmt: skip
     if latest(run_dir / "checkpoint") is None:
+        again = run_dir.with_name(f"{run_dir.name}-again")
         raise TuneforgeError(f"--resume {run_dir}: no complete checkpoint (checkpoint/COMPLETE) "
-                             "to continue from; train it again from its config.yaml")  # fmt: skip
+                             f"to continue from; train it again with: tuneforge train "
+                             f"{run_dir / 'config.yaml'} --out {again}")  # fmt: skip
     return _load(run_dir / "config.yaml", [])
 
 

@@ -1,0 +1,35 @@
+"""Documented workflows that used to end in a loop or a crash (issue 20, items 4 and 5)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from sklearn.datasets import load_iris
+
+from tuneforge.sklearn import NeuralNetClassifier
+
+
+def test_lr_find_apply_then_train_into_the_same_folder(cli, tmp_path):
+    # docs/diagnostics.md: `lr-find --apply --out runs/x` then `train runs/x/config.yaml --out runs/x`
+    base = ["--set", "data.source=iris", "--set", "train.epochs=2"]
+    found = cli("lr-find", *base, "--steps", "30", "--apply", "--out", "exp")
+    assert found.code == 0, found.err
+    resumed = cli("train", "--resume", "exp")  # nothing trained yet: says how to start it
+    assert resumed.code == 2 and "tuneforge train exp/config.yaml --out exp" in resumed.err
+    trained = cli("train", "exp/config.yaml", "--out", "exp", "-q")
+    assert trained.code == 0, trained.err
+    assert (tmp_path / "exp" / "summary.json").is_file() and (tmp_path / "exp" / "lr_find.json").is_file()
+    again = cli("train", "exp/config.yaml", "--out", "exp", "-q")  # now it holds a run: refused
+    assert again.code == 2 and "already holds a run" in again.err
+
+
+def test_report_and_evaluate_on_a_saved_estimator(cli, tmp_path):
+    x, y = load_iris(return_X_y=True)
+    NeuralNetClassifier(epochs=3).fit(x.astype(np.float32), y).save(tmp_path / "est")
+    reported = cli("report", "est")
+    assert reported.code == 0, reported.err
+    assert "NeuralNetClassifier" in (tmp_path / "est" / "report.html").read_text()
+    scored = cli("evaluate", "est")  # its rows were arrays in memory: say to pass --data
+    assert scored.code == 2 and "--data" in scored.err and "arrays" in scored.err
+    assert json.loads((tmp_path / "est" / "summary.json").read_text())["status"]
