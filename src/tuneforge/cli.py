@@ -311,16 +311,18 @@ def report(
     storage: Annotated[str | None, typer.Option(help="Study storage URL, e.g. sqlite:///runs/studies.db")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for a study report (default runs/<study>).")] = None,
 ) -> None:
-    """Write report.html for a run directory, or for a study (--study NAME --storage URL)."""
+    """Write report.html for a run directory, or for a study (--study NAME [--storage URL])."""
     from tuneforge.report import write_report, write_study_report
-    from tuneforge.report.study import open_study, safe_name
+    from tuneforge.report.study import safe_name
 
-    if (run_dir is None) == (storage is None):
-        raise TuneforgeError("report: give a RUN_DIR, or --storage URL (and --study NAME), not both")
+    if run_dir is not None and (storage is not None or study is not None):
+        raise TuneforgeError("report: give a RUN_DIR, or --study NAME (and --storage URL), not both")
     if run_dir is not None:
         page = write_report(run_dir)
-    else:
-        found = open_study(study, storage)
+    else:  # the storage and study as `study show` finds them (runs/studies.db by default)
+        from tuneforge.cli_tune import _load as load_study
+
+        found = load_study(storage, study).optuna
         page = write_study_report(found, out or Path("runs") / safe_name(found.study_name))
     console.print(f"wrote {page}")
 

@@ -33,3 +33,17 @@ def test_report_and_evaluate_on_a_saved_estimator(cli, tmp_path):
     scored = cli("evaluate", "est")  # its rows were arrays in memory: say to pass --data
     assert scored.code == 2 and "--data" in scored.err and "arrays" in scored.err
     assert json.loads((tmp_path / "est" / "summary.json").read_text())["status"]
+
+
+def test_report_study_defaults_to_the_storage_study_show_reads(cli, tmp_path):
+    import optuna
+
+    (tmp_path / "runs").mkdir()
+    study = optuna.create_study(study_name="s", storage="sqlite:///runs/studies.db")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=3)
+    named = cli("report", "--study", "s")  # no --storage: runs/studies.db, as `study show`
+    assert named.code == 0, named.err
+    assert (tmp_path / "runs" / "s" / "report.html").is_file()
+    assert cli("report").code == 0  # the only study of the default storage
+    both = cli("report", "runs/s", "--study", "s")
+    assert both.code == 2 and "not both" in both.err
