@@ -30,6 +30,22 @@ SetOpt = Annotated[list[str], typer.Option("--set", help="Override a key: train.
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from tuneforge import __version__
+
+        typer.echo(f"tuneforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,  # fmt: skip
+) -> None:
+    """Train PyTorch models from a recipe and tune their hyperparameters."""
+
+
 def _load(config: Path | None, overrides: list[str]) -> Config:
     return load_config(config, overrides)
 
@@ -242,7 +258,7 @@ def predict(
     input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV/parquet of feature rows (.npz for image/sequence runs).")],
     out: Annotated[Path | None, typer.Option(help="Output CSV (default: stdout).")] = None,
 ) -> None:
-    """Predict for the rows of a file; writes a CSV with a ``prediction`` column."""
+    """Predict for the rows of a file; writes a CSV with a "prediction" column."""
     from tuneforge.predict import predict_file
 
     frame = predict_file(run_dir, input_file)
@@ -267,9 +283,10 @@ def init(
         for name, description in STARTERS.items():
             typer.echo(f"{name:12} {description}")
         return
+    text = starter_text(example)  # an unknown starter is named before the file is looked at
     if out.exists() and not force:
         raise TuneforgeError(f"{out}: already exists; pass --force to overwrite it")
-    out.write_text(starter_text(example))
+    out.write_text(text)
     console.print(f"wrote {out}; run it with: tuneforge train {out}")
 
 

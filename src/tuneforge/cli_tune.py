@@ -221,7 +221,7 @@ def study_best(
     study: StudyOpt = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the best recipe here.")] = None,
 ) -> None:
-    """The best trial (or the Pareto front); ``--out`` writes its recipe as YAML."""
+    """The best trial (or the Pareto front); --out writes its recipe as YAML."""
     from tuneforge.tuning.result import write_best
 
     result = _load(storage, study)

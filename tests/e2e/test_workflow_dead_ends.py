@@ -47,3 +47,16 @@ def test_report_study_defaults_to_the_storage_study_show_reads(cli, tmp_path):
     assert cli("report").code == 0  # the only study of the default storage
     both = cli("report", "runs/s", "--study", "s")
     assert both.code == 2 and "not both" in both.err
+
+
+def test_version_help_and_an_unknown_starter_beside_an_existing_file(cli, tmp_path):
+    import tuneforge
+
+    version = cli("--version")
+    assert version.code == 0 and version.out.strip() == f"tuneforge {tuneforge.__version__}"
+    shown = cli("--help")
+    assert "``" not in shown.out and "--version" in shown.out
+    (tmp_path / "tuneforge.yaml").write_text("name: mine\n")
+    unknown = cli("init", "--example", "nope")  # the unknown starter is the error, not the file
+    assert unknown.code == 2 and "unknown starter 'nope'" in unknown.err
+    assert (tmp_path / "tuneforge.yaml").read_text() == "name: mine\n"
