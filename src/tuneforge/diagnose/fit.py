@@ -12,7 +12,8 @@ in training mode) and ``val/loss``:
   of a constant predictor (class priors / the target's mean or median). The ``cause`` says why,
   from the curve and the gradient health: ``vanishing_gradients`` (the vanishing rule fired:
   change the activation/init), ``lr_too_high`` (above ``UNSTABLE_ABOVE`` × the baseline and not
-  monotone: the steps overshoot), ``lr_too_low`` (still falling steadily: raise the LR), else
+  monotone: the steps overshoot), ``lr_too_low`` (still falling steadily, or every layer's median update ratio below
+  ``SMALL_UPDATE``: raise the LR), else
   ``too_small`` (flat: a larger model or less regularization).
 * **not_converged**: the watched loss (val, else train) ended at its minimum after falling by
   more than ``STILL_FALLING`` × the constant predictor's loss over the last quarter of the
@@ -34,6 +35,8 @@ MIN_EPOCHS_AFTER = 2
 UNDERFIT_LEFT = 0.8
 UNSTABLE_ABOVE = 3.0
 STILL_FALLING = 0.02
+#: A run that learned little while its largest median update ratio stayed below this: LR too low.
+SMALL_UPDATE = 1e-3
 
 
 # ------------------------------------------------------------------ constant-predictor baseline
@@ -142,7 +145,7 @@ def _learned_little(train: list[float], baseline: float | None, facts: dict, lr:
                 "reason": (f"{learned}, and rose to {max(train):.4g} at epoch {worst}: the steps "
                            "overshoot"),
                 "suggestion": f"{_lr_change(lr, 0.1)}, or train.clip_grad_norm: 1.0"}  # fmt: skip
-    if _falling(train, baseline):
+    if _falling(train, baseline) or _small_steps(gradients):
         return {"verdict": "underfit", "cause": "lr_too_low", **facts,
                 "reason": (f"{learned}, and fell steadily {train[0]:.4g} -> {train[-1]:.4g}: "
                            "the steps are too small"),
@@ -167,6 +170,13 @@ def _falling(watched: list[float], baseline: float | None) -> float | None:
     then, now = watched[-1 - window], watched[-1]
     drop = (then - now) / (baseline if baseline else max(abs(then), 1e-12))
     return drop if drop > STILL_FALLING and now <= min(watched) else None
+
+
+def _small_steps(gradients: dict | None) -> bool:
+    """Every layer's median update ‖Δθ‖/‖θ‖ is below ``SMALL_UPDATE``: the steps barely move."""
+    ratios = [v["median_update_ratio"] for v in ((gradients or {}).get("layers") or {}).values()]
+    ratios = [r for r in ratios if math.isfinite(r)]
+    return bool(ratios) and max(ratios) < SMALL_UPDATE
 
 
 def _lr_change(lr: float | None, factor: float) -> str:
