@@ -10,7 +10,8 @@ of several, per step.
 Usage: ``python benchmarks/cohort_step.py [--threads N] [--epochs N] [--no-compile]
 [--device cuda] [--members 16 64 256] [--chunks auto|on|off]``. ``auto`` steps the batched
 optimizer over cache-sized column chunks on a CPU and over whole ``[K, P]`` rows on a GPU;
-``on`` / ``off`` force either form.
+``on`` / ``off`` force either form. ``--mixed [K ...]`` instead times K members of batch sizes
+32/64/128 as one cohort (micro-batches of 32) against one cohort per batch size.
 Timings on a shared machine are noisy; compare the ratios, taken in one process.
 """
 
@@ -84,6 +85,23 @@ def cohort(data, members: int, epochs: int, compile: bool, device) -> tuple[floa
     return epoch / steps / members, max(first - epoch, 0.0)
 
 
+def mixed_batches(data, members: int, epochs: int, device, widths: tuple[int, ...] = (128,)) -> tuple[float, float]:
+    """Seconds per epoch of ``members`` MLPs with batch sizes 32/64/128 (a third each, widths
+    cycling through ``widths``): (one cohort over micro-batches of 32, one cohort per batch size)."""
+    cfgs = [tuneforge.load_config(overrides=[
+        f"train.batch_size={(32, 64, 128)[i % 3]}", f"model.hidden=[{widths[i % len(widths)]}]",
+        f"train.optimizer.lr={1e-3 * (1 + i / members)}", "train.epochs=1000"])
+        for i in range(members)]  # fmt: skip
+
+    def epoch_of(group) -> float:
+        trainer = CohortTrainer([Member(i, c, Recipe.build(c.train, data)) for i, c in enumerate(group)],
+                                data, torch.device(device))  # fmt: skip
+        return best_epoch(trainer.train_epoch, epochs, device)
+
+    split = sum(epoch_of([c for c in cfgs if c.train.batch_size == b]) for b in (32, 64, 128))
+    return epoch_of(cfgs), split
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -91,6 +109,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, nargs="+", default=[16, 32, 64])
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--chunks", choices=["auto", "on", "off"], default="auto")
+    parser.add_argument("--mixed", type=int, nargs="*", default=None, metavar="K",
+                        help="only: K members of batch 32/64/128 as one cohort vs three")  # fmt: skip
     add_device_option(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -99,6 +119,14 @@ def main() -> None:
         cohort_trainer.chunk_columns = lambda device, members: (
             max(256, cohort_trainer.CHUNK_ENTRIES // members) if chunked else None)
     data = tuneforge.data.prepare(config().data, args.device)
+    if args.mixed is not None:
+        print(f"digits MLP, Adam, batch 32/64/128 (a third each); {describe(args.device)}; s / epoch")
+        for k in args.mixed or [12, 48]:
+            for widths in ((128,), (32, 64, 128, 256)):
+                one, three = mixed_batches(data, k, args.epochs, args.device, widths)
+                print(f"K={k:<3} widths {str(list(widths)):<20} one cohort {one:.4f}  "
+                      f"one per batch size {three:.4f}  ({three / one:.2f}x)")  # fmt: skip
+        return
     print(f"digits MLP [128, 64], Adam, batch 64; {describe(args.device)}, chunks {args.chunks}")
     base = module_engine(data, args.epochs, args.device)
     loop = hand_written(data, args.epochs, args.device)

@@ -23,7 +23,7 @@ if ! $py -c "import optuna, pydantic, skops, cmaes" 2>/dev/null && compgen -G ".
     export PYTHONPATH="$PYTHONPATH:/tmp/tuneforge-site"
 fi
 
-members=(16 64 256) trials=64 tests=(tests/engine/test_cuda.py tests/cohort/test_same_as_alone.py tests/cohort/test_pool.py)
+members=(16 64 256) trials=64 tests=(tests/engine/test_cuda.py tests/cohort/test_same_as_alone.py tests/cohort/test_mixed_batches.py tests/cohort/test_pool.py)
 if [ -n "${QUICK:-}" ]; then
     members=(2 4) trials=4 tests=(tests/engine/test_cuda.py tests/cohort/test_members.py)
 fi
@@ -45,7 +45,7 @@ step environment 60 $py -c "import torch, optuna, pydantic, skops, tuneforge
 print('torch', torch.__version__, 'cuda', torch.version.cuda, 'optuna', optuna.__version__)
 print(torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA device')"
 # Cohort members equal their lone runs on the device; deterministic mode, bf16, resume on CUDA.
-step tests 150 env TUNEFORGE_TEST_DEVICE="$device" $py -m pytest -q -p no:cacheprovider "${tests[@]}"
+step tests 210 env TUNEFORGE_TEST_DEVICE="$device" $py -m pytest -q -p no:cacheprovider "${tests[@]}"
 # Per-member step cost for K = 16, 64, 256: batched optimizer over whole rows vs CPU-style chunks.
 step cohort_step_whole_rows 75 $py benchmarks/cohort_step.py --device "$device" --no-compile \
     --members "${members[@]}" --chunks off

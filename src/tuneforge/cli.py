@@ -179,8 +179,7 @@ def _train_seeds(config, out, overrides, resume, quiet, n: int) -> None:
     from tuneforge.cli_progress import EpochProgress
     from tuneforge.run.seeds import train_seeds
 
-    epochs = cfg.train.epochs
-    with EpochProgress(epochs * n, quiet, f"{n} seeds", per_run=epochs) as progress:
+    with EpochProgress(cfg.train.epochs, quiet, f"{n} seeds", runs=n) as progress:
         result = train_seeds(cfg, n, folder, callbacks=[progress])
     _print_spread(f"{n} seeds {result['seeds']}: {folder}", result)
     for run in result["runs"]:
@@ -216,9 +215,8 @@ def cv(
     from tuneforge.run.cv import cross_validate
 
     k = folds or cfg.data.folds
-    epochs = cfg.train.epochs
     label = f"{k}-fold cv" + (f" × {seeds} seeds" if seeds > 1 else "")
-    with EpochProgress(epochs * k * seeds, quiet, label, per_run=epochs) as progress:
+    with EpochProgress(cfg.train.epochs, quiet, label, runs=k * seeds) as progress:
         result = cross_validate(cfg, folds, out, callbacks=[progress], seeds=seeds)
     if seeds == 1:
         table = Table("metric", "mean ± std", title=f"{len(result['folds'])}-fold cross-validation")
@@ -325,7 +323,7 @@ def lr_find(
 def report(
     run_dir: Annotated[Path | None, typer.Argument(help="A run directory.")] = None,
     study: Annotated[str | None, typer.Option(help="Study name (with --storage).")] = None,
-    storage: Annotated[str | None, typer.Option(help="Study storage URL, e.g. sqlite:///runs/studies.db")] = None,
+    storage: Annotated[str | None, typer.Option(help="Study storage URL, e.g. journal:///runs/studies.journal")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for a study report (default runs/<study>).")] = None,
 ) -> None:
     """Write report.html for a run directory, or for a study (--study NAME [--storage URL])."""
@@ -346,7 +344,7 @@ def report(
 
 @app.command()
 def dashboard(
-    storage: Annotated[str, typer.Option(help="Study storage URL, e.g. sqlite:///runs/studies.db")],
+    storage: Annotated[str, typer.Option(help="Study storage URL, e.g. journal:///runs/studies.journal")],
     host: Annotated[str, typer.Option(help="Address to bind; keep the default unless you must.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8080,
 ) -> None:

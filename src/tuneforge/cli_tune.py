@@ -138,14 +138,13 @@ def _fmt(value) -> str:
 
 # ------------------------------------------------------------------------ study commands
 def _default_urls(storage: str | None) -> list[str]:
-    """The storage asked for, or the default ones that exist: SQLite for one worker and the
-    journal file parallel workers use (plan.PARALLEL_STORAGE)."""
-    from tuneforge.tuning.plan import PARALLEL_STORAGE
-    from tuneforge.tuning.storage import DEFAULT_STORAGE, JOURNAL_PREFIX
+    """The storage asked for, or the default ones that exist: the journal file, and the SQLite
+    file earlier versions kept studies in."""
+    from tuneforge.tuning.storage import DEFAULT_STORAGE, JOURNAL_PREFIX, LEGACY_STORAGE
 
     if storage is not None:
         return [storage]
-    found = [url for url in (DEFAULT_STORAGE, PARALLEL_STORAGE)
+    found = [url for url in (DEFAULT_STORAGE, LEGACY_STORAGE)
              if Path(url.removeprefix("sqlite:///").removeprefix(JOURNAL_PREFIX)).is_file()]  # fmt: skip
     if not found:
         raise DataError(f"no study storage here ({DEFAULT_STORAGE} does not exist); pass --storage")

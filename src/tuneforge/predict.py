@@ -38,7 +38,7 @@ def predict_file(run_dir: Path, input_file: Path) -> pd.DataFrame:
     Image and sequence runs read an ``.npz`` (array ``x``, optional ``lengths``) and return one
     row per input row: its position (``row``) and its ``prediction``.
     """
-    run = load_run(run_dir)
+    run = load_run(run_dir, for_prediction=True)
     input_file = Path(input_file)
     layout = run.encoder.layout
     if layout == "table":

@@ -26,18 +26,21 @@ BATCHED = [  # differences a cohort batches: all of these share one group with t
     "model.dropout=0.3",
     "model.init=xavier",
     "train.early_stopping.patience=3",
+    "train.batch_size=32",  # batch sizes a power of two apart: micro-batches of the smallest
+    "train.batch_size=128",
+    "train.accumulate=2",
 ]
 SPLIT = [  # differences it cannot batch: each starts a group of its own
     "model.hidden=[16]",
     "model.norm=batch",
     "model.kind=logistic",
-    "train.batch_size=32",
+    "train.batch_size=48",  # 48 = 3·16 and 64 = 2⁶ would walk the epoch in 16-row steps
+    "train.batch_size=full",
     "train.optimizer.name=sgd",
     "train.optimizer.name=rmsprop",
     "train.loss=cross_entropy",  # explicit loss vs inferred: same loss, still kept apart (cheap)
     "data.source=wine",
     "data.split.seed=1",
-    "train.accumulate=2",
 ]
 
 
@@ -57,6 +60,13 @@ def test_structural_differences_split(override: str) -> None:
     assert group_cohorts(cfgs) == [[0, 2], [1]]
 
 
+def test_batch_norm_keeps_its_batch_size_exact() -> None:
+    """Batch norm's statistics are over a forward pass: its batches are never split."""
+    bn = [*BASE, "model.norm=batch"]
+    cfgs = [make(*bn), make(*bn, "train.batch_size=32"), make(*bn, "train.accumulate=2")]
+    assert group_cohorts(cfgs) == [[0, 2], [1]]
+
+
 def test_groups_are_capped_and_keep_first_appearance_order() -> None:
     a = [make(*BASE, f"train.optimizer.lr={lr}") for lr in (0.1, 0.2, 0.3, 0.4, 0.5)]
     b = make(*BASE, "model.norm=layer")
@@ -70,7 +80,11 @@ def test_by_width_keeps_padding_under_two_fold() -> None:
     widths = ["[100]", "[120]", "[300]", "[64]", "[512]", "[65]"]
     cfgs = [make("data.source=iris", f"model.hidden={w}") for w in widths]
     assert group_cohorts(cfgs) == [[0, 1, 2, 3, 4, 5]]
-    assert group_cohorts(cfgs, by_width=True) == [[0, 1, 5], [2, 4], [3]]
+    assert group_cohorts(cfgs, by_width=True) == [[0, 1, 3, 5], [2, 4]]  # 64: nearest band
+    deeper = make("data.source=iris", "model.hidden=[64, 8]")  # no band of its depth: alone
+    assert group_cohorts([*cfgs, deeper], by_width=True) == [[0, 1, 3, 5], [2, 4], [6]]
+    capped = group_cohorts(cfgs[:3], max_members=2, by_width=True)  # 300 finds no room
+    assert capped == [[0, 1], [2]]
 
 
 @pytest.mark.parametrize("override", ["train.augment={noise: 0.1}", "train.precision=bf16"])

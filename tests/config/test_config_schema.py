@@ -51,7 +51,7 @@ BAD = [
     ({"train": {"epochs": 2.5}}, "train.epochs", "integer"),
     ({"model": {"hidden": "wide"}}, "model.hidden", "list"),
     ({"data": {"standardize": "sometimes"}}, "data.standardize", "boolean"),
-    ({"train": {"epochs": 0}}, "train.epochs", "greater than 0"),
+    ({"train": {"epochs": 0}}, "train.epochs", "a positive integer or 'auto'"),
     ({"train": {"optimizer": {"lr": -0.1}}}, "train.optimizer.lr", "greater than 0"),
     ({"model": {"dropout": 1.5}}, "model.dropout", "less than 1"),
     ({"model": {"hidden": [64, 0]}}, "model.hidden.1", "greater than 0"),

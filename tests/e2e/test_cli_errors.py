@@ -38,7 +38,7 @@ CASES = {
         ["recipe.yaml", "train.optimizer.lrr", "unknown key"]),
     "wrong type": (
         lambda t: ["train", _yaml(t, "train: {epochs: many}\n")],
-        ["recipe.yaml", "train.epochs", "valid integer", "'many'"]),
+        ["recipe.yaml", "train.epochs", "positive integer or 'auto'", "'many'"]),
     "out of range": (
         lambda t: ["train", _yaml(t, "model: {kind: mlp, dropout: 1.5}\n")],
         ["recipe.yaml", "model.dropout", "less than 1"]),

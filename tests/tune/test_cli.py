@@ -15,12 +15,12 @@ from optuna.trial import TrialState
 from tune_helpers import FINISHED, TINY_SPACE, cli, cli_popen, states, tiny, write_yaml
 
 from tuneforge.cli import main
-from tuneforge.tuning.storage import open_storage
+from tuneforge.tuning.storage import DEFAULT_STORAGE, open_storage
 
 
 def recipe(path: Path, **tune) -> Path:
     data = tiny(**tune)
-    del data["tune"]["storage"]  # the command's default: sqlite:///runs/studies.db
+    del data["tune"]["storage"]  # the command's default: DEFAULT_STORAGE
     return write_yaml(path, data)
 
 
@@ -34,7 +34,7 @@ def test_tune_then_train_best_yaml_gives_the_same_score_and_study_commands_read_
     done = cli("tune", str(cfg), "--trials", "3", "--study", "demo", "-q")
     assert done.returncode == 0, done.stderr
     assert "best trial" in done.stdout and "runs/demo/best.yaml" in done.stdout
-    study = load("sqlite:///runs/studies.db", "demo")
+    study = load(DEFAULT_STORAGE, "demo")
     assert sum(states(study).get(s.name, 0) for s in FINISHED) == 3
 
     again = cli("train", "runs/demo/best.yaml", "--out", "again", "-q")
@@ -100,7 +100,7 @@ def test_kill_9_mid_study_then_rerun_finishes_exactly_the_requested_trials(tmp_p
 
     done = cli(*args)  # the same command again resumes the study
     assert done.returncode == 0, done.stderr
-    study = load("sqlite:///runs/studies.db", "k")
+    study = load(DEFAULT_STORAGE, "k")
     numbers = [t.number for t in study.trials]
     assert len(numbers) == len(set(numbers))
     assert states(study) == {"COMPLETE": 8, "FAIL": 1}
@@ -115,7 +115,7 @@ def test_kill_9_mid_study_then_rerun_finishes_exactly_the_requested_trials(tmp_p
 @pytest.mark.slow
 def test_two_workers_finish_exactly_n_trials_between_them(tmp_path):
     data = tiny(space=TINY_SPACE, pruner="none")
-    del data["tune"]["storage"]  # parallel workers default to the journal file, not SQLite
+    del data["tune"]["storage"]  # parallel workers share the default journal file
     data["data"]["source"], data["train"]["epochs"] = "digits", 6  # trials long enough to overlap
     cfg = write_yaml(tmp_path / "cfg.yaml", data)
     done = cli("tune", str(cfg), "--trials", "10", "--workers", "2", "--study", "w", "-q")
@@ -130,9 +130,9 @@ def _wait_for(process, condition, timeout: float = 120.0) -> optuna.Study:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, f"the study ended before the kill: {process.stderr.read()}"
-        if Path("runs/studies.db").exists():
+        if Path("runs/studies.journal").exists():
             try:
-                study = load("sqlite:///runs/studies.db", "k")
+                study = load(DEFAULT_STORAGE, "k")
                 if condition(states(study)):
                     return study
             except KeyError:  # the study is not created yet

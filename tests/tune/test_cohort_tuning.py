@@ -75,6 +75,10 @@ def test_refill_trains_what_cohorts_cannot_batch_alone(tmp_path):
     trials = study.optuna.get_trials(deepcopy=False)
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 6
     assert {t.params["train.precision"] for t in trials} == {"fp32", "bf16"}
+    for trial in trials:  # each says how it trained, and why alone
+        bf16 = trial.params["train.precision"] == "bf16"
+        assert trial.user_attrs["tuneforge:engine"] == ("alone" if bf16 else "cohort")
+        assert ("bf16 is not batched" in trial.user_attrs.get("tuneforge:fallback", "")) == bf16
 
 
 def test_refill_is_noted_and_ignored_where_it_cannot_apply():

@@ -100,3 +100,55 @@ def test_postgresql_storage_resumes(pg_url):
     assert again.optuna.trials[0].params == first.optuna.trials[0].params
     loaded = optuna.load_study(study_name="pg", storage=pg_url)
     assert len(loaded.trials) == 3
+
+
+def _plain_optuna_trial(path: str, number: int):
+    """The trial as Optuna itself reads the journal file (what other workers and the dashboard see)."""
+    backend = optuna.storages.journal.JournalFileBackend(path)
+    study = optuna.load_study(study_name="b", storage=optuna.storages.JournalStorage(backend))
+    return study.trials[number]
+
+
+def test_held_reports_and_attributes_reach_the_file_before_the_trial_ends():
+    storage = open_storage("journal:///b.journal")
+    study = optuna.create_study(study_name="b", storage=storage, direction="maximize")
+    with quiet_optuna():
+        trial = study.ask()
+    for step in (1, 2, 3):
+        trial.report(0.1 * step, step)
+    trial.set_user_attr("status", "completed")
+    assert _plain_optuna_trial("b.journal", 0).intermediate_values == {}  # held back
+    assert storage.get_trial(trial._trial_id).intermediate_values == {1: 0.1, 2: 0.2, 3: 0.1 * 3}
+    assert _plain_optuna_trial("b.journal", 0).intermediate_values == {1: 0.1, 2: 0.2, 3: 0.1 * 3}
+    trial.report(0.5, 4)
+    trial.set_user_attr("epochs", 4)
+    study.tell(trial, 0.5)  # the held writes go first, in the same append
+    seen = _plain_optuna_trial("b.journal", 0)
+    assert seen.state == TrialState.COMPLETE and seen.value == 0.5
+    assert seen.intermediate_values[4] == 0.5 and seen.user_attrs == {"status": "completed", "epochs": 4}
+
+
+def test_a_value_the_file_cannot_hold_fails_where_it_is_set():
+    storage = open_storage("journal:///b.journal")
+    study = optuna.create_study(study_name="b", storage=storage)
+    with quiet_optuna():
+        trial = study.ask()
+    with pytest.raises(TypeError):
+        trial.set_user_attr("bad", object())
+    study.tell(trial, 1.0)  # nothing broken was held back
+    assert _plain_optuna_trial("b.journal", 0).state == TrialState.COMPLETE
+
+
+def test_a_study_kept_in_the_old_sqlite_default_is_resumed_there():
+    first = tuneforge.tune(tiny(trials=2, storage="sqlite:///runs/studies.db", space=TINY_SPACE, study="old"))
+    kept = [t.params for t in first.optuna.trials]
+    raw = tiny(trials=3, space=TINY_SPACE, study="old")
+    del raw["tune"]["storage"]  # the default: the journal file, unless the old file holds the study
+    plan = make_plan(raw)
+    assert plan.storage == "sqlite:///runs/studies.db"
+    assert any("resuming study 'old' in sqlite:///runs/studies.db" in note for note in plan.notes)
+    again = tuneforge.tune(raw)
+    assert [t.params for t in again.optuna.trials[:2]] == kept and finished(again.optuna) == 3
+    fresh = tiny(trials=1, space=TINY_SPACE, study="new")
+    del fresh["tune"]["storage"]
+    assert make_plan(fresh).storage == "journal:///runs/studies.journal"

@@ -11,7 +11,7 @@ from tune_helpers import cli, tiny, write_yaml
 
 import tuneforge
 from tuneforge.config import validate
-from tuneforge.engine import cohort as cohort_engine
+from tuneforge.run import cohort as cohort_engine
 from tuneforge.run.cv import cross_validate
 from tuneforge.run.seeds import with_seed
 from tuneforge.tuning.result import trial_config

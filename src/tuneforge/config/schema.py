@@ -236,7 +236,11 @@ class TrainConfig(Strict):
     label_smoothing: Fraction = 0.0
     optimizer: OptimizerConfig = AdamConfig()
     batch_size: PositiveInt | Literal["full"] = 64
-    epochs: PositiveInt = 20
+    epochs: PositiveInt | Literal["auto"] = Field(
+        "auto", description="passes over the training rows; `auto`: enough for `min_steps` "
+        "optimizer steps, at least 20 and at most 200 (see Training budget)")
+    min_steps: PositiveInt = Field(
+        300, description="optimizer steps that `epochs: auto` trains for (within 20 to 200 epochs)")
     regularization: RegularizationConfig = RegularizationConfig()
     schedule: ScheduleConfig = ConstantSchedule()
     clip_grad_norm: PositiveFloat | None = None
@@ -250,6 +254,13 @@ class TrainConfig(Strict):
     device: str = "auto"
     checkpoint_every: Annotated[int, Field(ge=0)] = 1  # epochs; 0 turns checkpoints off
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+
+    @field_validator("epochs", mode="before")
+    @classmethod
+    def _epochs(cls, value: Any) -> Any:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            return value
+        raise ValueError("expected a positive integer or 'auto'")
 
     @field_validator("batch_size", mode="before")
     @classmethod

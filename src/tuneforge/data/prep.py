@@ -89,6 +89,21 @@ class Encoder:
             },
             path,
         )
+        from tuneforge.data.plain import write_plain
+
+        write_plain(self, Path(path).with_suffix(".json"))  # what `predict` reads (data/plain.py)
+
+    @classmethod
+    def load_for_prediction(cls, path: str | Path) -> Encoder:
+        """The encoder saved at ``path``, read from its plain ``.json`` form when it has one.
+
+        That form transforms rows and decodes predictions (data/plain.py) without importing
+        skops; everything else (``evaluate``, fine-tuning) reads the complete ``.skops`` file.
+        """
+        from tuneforge.data.plain import read_plain
+
+        parts = read_plain(Path(path).with_suffix(".json"))
+        return cls.load(path) if parts is None else cls(**parts)
 
     @classmethod
     def load(cls, path: str | Path) -> Encoder:

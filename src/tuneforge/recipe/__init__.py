@@ -13,6 +13,7 @@ import torch
 
 from tuneforge.config.schema import TrainConfig
 from tuneforge.errors import ConfigError
+from tuneforge.recipe.budget import with_epochs
 from tuneforge.recipe.losses import LOSSES, Loss, default_loss, make_loss, n_outputs
 from tuneforge.recipe.optimizers import OPTIMIZERS, make_optimizer
 from tuneforge.recipe.regularization import (
@@ -58,6 +59,7 @@ class Recipe:
 
     @classmethod
     def build(cls, cfg: TrainConfig, data) -> Recipe:
+        cfg = with_epochs(cfg, data.size("train"))  # `auto` -> a number of epochs
         name = cfg.loss or default_loss(data.task)
         if name == "bce" and data.n_classes != 2:
             raise ConfigError(f"train.loss: bce needs 2 classes, the data has {data.n_classes}; "

@@ -13,16 +13,21 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
-import optuna
 import yaml
 
 from tuneforge.config import load_config
 from tuneforge.errors import DataError
 from tuneforge.evaluate.metrics import direction
-from tuneforge.report import study as study_info
 from tuneforge.report.plots import run_plots
+
+if TYPE_CHECKING:
+    import optuna
+
+# A run's report needs neither Optuna nor pyplot: the study helpers (report/study.py, which
+# imports both, ~0.5 s) are imported inside the study functions, so `tuneforge train` skips them.
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -138,6 +143,8 @@ def _lr_find(folder: Path) -> dict | None:
 # --------------------------------------------------------------------------------- a study
 def trial_rows(study: optuna.Study, n: int = 10) -> tuple[list[str], list[dict]]:
     """The top trials as table rows, and the parameter columns they use."""
+    from tuneforge.report import study as study_info
+
     trials = study_info.top_trials(study, n)
     params = sorted({p for t in trials for p in t.params})
     rows = [{"number": t.number, "values": t.values or [], "state": t.state.name.lower(),
@@ -158,6 +165,8 @@ def best_seed_spread(best) -> tuple[list[int], list[dict]]:
 
 def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
     """Write ``folder/report.html`` (and ``folder/plots/*.png``) for an Optuna study."""
+    from tuneforge.report import study as study_info
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     made, missing = study_info.study_plots(study, folder / "plots")
@@ -168,6 +177,7 @@ def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
         "study.html.j2", folder / "report.html",
         title=study.study_name, objectives=study_info.objective_names(study),
         directions=[d.name.lower() for d in study.directions], counts=study_info.counts(study),
+        engines=study_info.engines(study),
         params=params, rows=rows, best=best, seeds=seeds, spread=spread,
         best_config=yaml.safe_dump(config, sort_keys=False) if config is not None else None,
         plots=[{"title": t, "src": _image(p), "file": p.name} for t, p in made.items()],

@@ -77,6 +77,22 @@ def counts(study: optuna.Study) -> dict[str, int]:
             if any(t.state == state for t in trials)}  # fmt: skip
 
 
+def engines(study: optuna.Study) -> dict:
+    """How the finished trials trained: ``{"cohort": n, "alone": n, "fallbacks": {why: n}}``.
+
+    The cohort executor records ``tuneforge:engine`` (and ``tuneforge:fallback``, the reason a
+    trial trained alone); trials without it trained alone by choice (``tune.cohort: 1``, or a
+    model kind cohorts do not batch)."""
+    out: dict = {"cohort": 0, "alone": 0, "fallbacks": {}}
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
+                                                          TrialState.FAIL)):  # fmt: skip
+        attrs = trial.user_attrs
+        out["cohort" if attrs.get("tuneforge:engine") == "cohort" else "alone"] += 1
+        if (why := attrs.get("tuneforge:fallback")) is not None:
+            out["fallbacks"][why] = out["fallbacks"].get(why, 0) + 1
+    return out
+
+
 def top_trials(study: optuna.Study, n: int = 10) -> list[FrozenTrial]:
     """Best completed trials first (single objective), or the Pareto front (several)."""
     if len(study.directions) > 1:

@@ -51,6 +51,7 @@ from tuneforge.engine.setup import resolve_device, seed_everything
 from tuneforge.errors import ConfigError
 from tuneforge.models import build_model
 from tuneforge.recipe import Recipe
+from tuneforge.recipe.budget import with_budget
 from tuneforge.recipe.checks import check_against_data
 from tuneforge.run.folder import Run
 from tuneforge.run.summary import summarize
@@ -99,6 +100,7 @@ def train_cohort(
     data = data.to(device) if data is not None else prepare(first.data, device, fold=fold, refit=refit)
     members = []
     for i, cfg in enumerate(configs):
+        cfg = with_budget(cfg, data)
         check_against_data(cfg, data)
         members.append(
             Member(i, cfg, Recipe.build(cfg.train, data), callbacks[i] if callbacks else ())
@@ -177,6 +179,7 @@ class CohortPool:
         comes back under ``tag``. ``callbacks`` as for ``train_cohort``."""
         if (reason := unsupported(cfg)) is not None:
             raise ConfigError(reason)
+        cfg = with_budget(cfg, data)
         check_against_data(cfg, data)
         member = Member(len(self.tags), cfg, Recipe.build(cfg.train, data), callbacks)
         self.tags[id(member)] = tag

@@ -58,8 +58,14 @@ class Run:
         return predict_tensor(self.model, x).cpu().numpy()
 
 
-def load_run(path: str | Path) -> Run:
-    """Read a run directory written by ``train`` (safetensors + skops: nothing unpickled)."""
+def load_run(path: str | Path, *, for_prediction: bool = False) -> Run:
+    """Read a run directory written by ``train`` (safetensors + skops: nothing unpickled).
+
+    Args:
+        path: the run directory.
+        for_prediction: the run will only predict (``tuneforge predict``): read the encoder's
+            plain form when it has one, which starts faster (``Encoder.load_for_prediction``).
+    """
     folder = Path(path)
     needed = ["config.yaml", "summary.json", "model.safetensors", "encoder.skops"]
     missing = [name for name in needed if not (folder / name).is_file()]
@@ -73,7 +79,8 @@ def load_run(path: str | Path) -> Run:
     model.eval()
     history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()
                if line.strip()] if (folder / "metrics.jsonl").is_file() else []  # fmt: skip
-    return Run(cfg, model, Encoder.load(folder / "encoder.skops"), history, summary, folder)
+    load = Encoder.load_for_prediction if for_prediction else Encoder.load
+    return Run(cfg, model, load(folder / "encoder.skops"), history, summary, folder)
 
 
 def write_outputs(cfg: Config, folder: Path, model: nn.Module, summary: dict) -> None:

@@ -94,8 +94,10 @@ def check_inputs(cfg: Config, processes: int = 1) -> None:
 
 
 def with_inferred(cfg: Config, data: Dataset, recipe: Recipe) -> Config:
-    """``cfg`` with what was inferred from the data written in (the task, the default loss)."""
+    """``cfg`` with what was inferred from the data written in (the task, the default loss,
+    the epochs of ``epochs: auto``)."""
     raw = to_dict(cfg)
     raw["data"]["task"] = data.task
     raw["train"]["loss"] = recipe.loss_name
+    raw["train"]["epochs"] = recipe.cfg.epochs
     return validate(raw, source="resolved config")

@@ -83,6 +83,7 @@ class NeuralNetBase(BaseEstimator):
                 recipe = Recipe.build(cfg.train, data)
             except ConfigError as exc:
                 raise invalid(str(exc), type(self).__name__) from None
+            cfg.train.epochs = recipe.cfg.epochs  # `auto` resolved: config_ says what ran
             if partial:
                 recipe = one_more_epoch(recipe, done_epochs, done_steps)
             model = self.module_ if resume else build_model(cfg.model, data.n_features,

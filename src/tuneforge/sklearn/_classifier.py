@@ -31,7 +31,9 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
         lr: learning rate; None: the optimizer's default (1e-3 for adam/adamw, else 1e-2).
         optimizer_params: more optimizer keys, e.g. ``{"momentum": 0.9, "nesterov": True}``.
         batch_size: rows per step, or ``"full"`` for full-batch gradient descent.
-        epochs: passes over the training rows (``fit``); ``partial_fit`` adds one.
+        epochs: passes over the training rows (``fit``); ``partial_fit`` adds one. ``auto``
+            (default): enough epochs for 300 optimizer steps, 20 to 200 (as ``tuneforge
+            train``; docs/recipes.md, "Training budget").
         l1, l2: penalty strengths λ₁, λ₂ in J = mean loss + λ₁Σ|w| + λ₂Σw² over the weights
             (not biases). ``LogisticRegression(C)`` is ``l2 = 1 / (2·n·C)``.
         l1_mode: ``penalty`` (a term in the loss) or ``proximal`` (soft-threshold: exact zeros).
@@ -84,7 +86,7 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
         lr=None,
         optimizer_params=None,
         batch_size=64,
-        epochs=20,
+        epochs="auto",
         l1=0.0,
         l2=0.0,
         l1_mode="penalty",

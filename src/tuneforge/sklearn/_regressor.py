@@ -54,7 +54,7 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
         lr=None,
         optimizer_params=None,
         batch_size=64,
-        epochs=20,
+        epochs="auto",
         l1=0.0,
         l2=0.0,
         l1_mode="penalty",

@@ -16,6 +16,7 @@ default (FAIL) would make samplers ignore it. Any other exception is FAIL with i
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 from collections.abc import Callable, Sequence
@@ -26,9 +27,15 @@ from optuna.trial import TrialState
 
 from tuneforge.config import Config, to_dict
 from tuneforge.data import Dataset, prepare
+from tuneforge.recipe.budget import epochs_for
 from tuneforge.run.seeds import with_seed
 from tuneforge.tuning.objective import Objective
 from tuneforge.tuning.seeds import SeedMean, combine
+
+#: User attributes of a trial trained by a cohort executor: ``cohort`` or ``alone`` (module
+#: engine), and for ``alone`` the reason it could not train in a cohort.
+ENGINE_ATTR, FALLBACK_ATTR = "tuneforge:engine", "tuneforge:fallback"
+logger = logging.getLogger("tuneforge.tuning")
 
 
 @dataclass
@@ -93,8 +100,13 @@ class ModuleExecutor:
 
     def reporter(self, job: TrialJob, fold_index: int) -> SeedMean:
         """Reports fold ``fold_index``'s epochs (mean over seeds) to the trial, for pruning."""
-        offset = fold_index * job.config.train.epochs
+        offset = fold_index * self._epochs_per_fold(job.config) if fold_index else 0
         return SeedMean(job.trial, self.metric, self.decides_at, self.seeds, offset)
+
+    def _epochs_per_fold(self, cfg: Config) -> int:
+        """The most epochs any fold trains (``epochs: auto`` counts them from each fold's rows),
+        so fold k's epochs are reported at steps of their own."""
+        return max(epochs_for(cfg.train, self.data(cfg, fold).size("train")) for fold in range(self.cv))
 
     def outcome(self, job: TrialJob, summaries: list[list[dict]], reporter: SeedMean) -> TrialOutcome:
         """The trial's outcome from its runs: ``summaries[seed][fold]``."""
@@ -195,9 +207,24 @@ class CohortExecutor(ModuleExecutor):
 
     def __init__(self, objectives: Sequence[Objective], cv: int | None,
                  decides_at: Callable[[int], bool], size: int, compile: bool = False,
-                 seeds: int = 1, refill: bool = False):  # fmt: skip
+                 seeds: int = 1, refill: bool = False,
+                 log: Callable[[str], None] = logger.warning):  # fmt: skip
         super().__init__(objectives, cv, decides_at, seeds)
         self.batch_size, self.compile, self.refill = max(1, size // seeds), compile, refill
+        self.log = log  # the runner's: warnings the CLI shows on the console
+        self.fallbacks: dict[str, int] = {}  # reason -> trials that trained alone for it
+
+    def alone(self, job: TrialJob, why: str) -> TrialOutcome:
+        """Train ``job`` with the module engine because ``why``: recorded in the trial's user
+        attributes, and warned about once per reason (a fallback from the fast path is never
+        silent)."""
+        if why not in self.fallbacks:
+            self.log(f"trials train alone (module engine), not in a cohort: {why} "
+                     f"(user attribute {FALLBACK_ATTR})")  # fmt: skip
+        self.fallbacks[why] = self.fallbacks.get(why, 0) + 1
+        outcome = self.run(job)
+        outcome.attrs |= {ENGINE_ATTR: "alone", FALLBACK_ATTR: why}
+        return outcome
 
     @property
     def streams(self) -> bool:
@@ -215,14 +242,14 @@ class CohortExecutor(ModuleExecutor):
         while True:
             room = self.batch_size - len(trials)
             for job in ask(room) if room > 0 else []:
-                if not self._enter(pool, job, trials):
-                    tell(job, self.run(job))  # the cohort engine can't take it: alone
+                if (why := self._enter(pool, job, trials)) is not None:
+                    tell(job, self.alone(job, why))  # the cohort engine can't take it
             if not trials:
                 return
             done = pool.epoch()
             for number in dict.fromkeys(number for number, _ in done.failed):
                 if (entry := trials.pop(number, None)) is not None:
-                    tell(entry.job, self.run(entry.job))  # its cohort failed: alone
+                    tell(entry.job, self.alone(entry.job, cohort_failed(done.error)))
             for (number, seed), run in done.left:
                 if (entry := trials.get(number)) is None:
                     continue
@@ -231,24 +258,26 @@ class CohortExecutor(ModuleExecutor):
                 if all(entry.summaries):
                     del trials[number]
                     entry.reporter.flush()
-                    tell(entry.job, self.outcome(entry.job, entry.summaries, entry.reporter))
+                    outcome = self.outcome(entry.job, entry.summaries, entry.reporter)
+                    outcome.attrs[ENGINE_ATTR] = "cohort"
+                    tell(entry.job, outcome)
 
-    def _enter(self, pool, job: TrialJob, trials: dict[int, _Streamed]) -> bool:
-        """Put the trial's seeds in the pool; False when the cohort engine cannot train it."""
+    def _enter(self, pool, job: TrialJob, trials: dict[int, _Streamed]) -> str | None:
+        """Put the trial's seeds in the pool; why not, when the cohort engine cannot train it."""
         from tuneforge.engine.cohort import unsupported
 
-        if unsupported(job.config):
-            return False
+        if (why := unsupported(job.config)) is not None:
+            return why
         cfgs = [with_seed(job.config, seed) for seed in seeds_of(job.config, self.seeds)]
         reporter = self.reporter(job, 0)
         reporter.start(*range(self.seeds))
         try:
             for i, cfg in enumerate(cfgs):  # seeds differ only in train.seed: all join or none
                 pool.join(cfg, [reporter.callback(i)], self.data(cfg, None), (job.trial.number, i))
-        except Exception:  # e.g. a loss that does not fit the data: the module engine says why
-            return False
+        except Exception as exc:  # e.g. a loss that does not fit the data: the module engine says why
+            return f"the cohort engine refused it ({_message(exc)})"
         trials[job.trial.number] = _Streamed(job, reporter, [[] for _ in cfgs])
-        return True
+        return None
 
     def __call__(self, jobs: Sequence[TrialJob]) -> list[TrialOutcome]:
         from tuneforge.engine.cohort import group_cohorts, unsupported
@@ -258,8 +287,11 @@ class CohortExecutor(ModuleExecutor):
         configs = [job.config for job in jobs]
         for group in group_cohorts(configs, max_members=self.batch_size, by_width=True):
             members = [jobs[i] for i in group]
-            if len(members) * self.seeds == 1 or unsupported(members[0].config):
-                results = [self.run(job) for job in members]
+            if (why := unsupported(members[0].config)) is not None:
+                results = [self.alone(job, why) for job in members]
+            elif len(members) * self.seeds == 1:  # a cohort of one is the module engine's run
+                results = [self.alone(members[0], "no other trial of its batch shares its "
+                                      "structure (depth, norm, batch class, optimizer family...)")]
             else:
                 results = self.run_cohort(members)
             for i, result in zip(group, results, strict=True):
@@ -291,6 +323,19 @@ class CohortExecutor(ModuleExecutor):
                 alive = [j for j in alive if not stopped(summaries[j])]
                 if not alive:
                     break
-            return [self.outcome(job, summaries[j], reporters[j]) for j, job in enumerate(jobs)]
-        except Exception:  # the group failed as a whole: give each trial its own chance
-            return [self.run(job) for job in jobs]
+            outcomes = [self.outcome(job, summaries[j], reporters[j]) for j, job in enumerate(jobs)]
+        except Exception as exc:  # the group failed as a whole: give each trial its own chance
+            why = cohort_failed(exc)
+            return [self.alone(job, why) for job in jobs]
+        for out in outcomes:
+            out.attrs[ENGINE_ATTR] = "cohort"
+        return outcomes
+
+
+def _message(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def cohort_failed(exc: BaseException | None) -> str:
+    """The fallback reason of the members of a cohort that raised ``exc``."""
+    return f"their cohort failed and its members were retrained alone ({_message(exc) if exc else 'unknown error'})"

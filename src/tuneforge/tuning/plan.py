@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -13,13 +14,15 @@ from tuneforge.config.tune_schema import DEFAULT_COHORT, TuneConfig
 from tuneforge.data import Dataset, prepare
 from tuneforge.engine.cohort.grouping import unsupported
 from tuneforge.errors import ConfigError
+from tuneforge.recipe.budget import epochs_for
 from tuneforge.tuning.objective import Objective, resolve_objectives
 from tuneforge.tuning.samplers import SAMPLERS
 from tuneforge.tuning.space import SearchSpace, default_space
-from tuneforge.tuning.storage import is_sqlite
+from tuneforge.tuning.storage import DEFAULT_STORAGE, LEGACY_STORAGE, is_sqlite
 
-#: Where parallel workers go when no storage was chosen: SQLite is unsafe for them (optuna#820).
-PARALLEL_STORAGE = "journal:///runs/studies.journal"
+#: Where parallel workers go when no storage was chosen: the default journal file (SQLite is
+#: unsafe for them, optuna#820).
+PARALLEL_STORAGE = DEFAULT_STORAGE
 
 
 @dataclass
@@ -44,7 +47,7 @@ class StudyPlan:
 
     @property
     def max_steps(self) -> int:
-        return self.base.train.epochs * (self.cv or 1)
+        return epochs_for(self.base.train, self.data.size("train")) * (self.cv or 1)
 
 
 def raw_recipe(cfg: Config | Mapping | str | Path | None) -> tuple[dict[str, Any], str]:
@@ -79,13 +82,14 @@ def make_plan(
     if cv is not None:  # trials (and best.yaml) split into the study's folds
         set_dotted(raw, "data.folds", cv)
         base = validate(raw, source)
-    storage = _storage(tune, "storage" in raw["tune"], source)
+    notes: list[str] = []
+    storage = _storage(tune, "storage" in raw["tune"], source, _study_name(base), notes)
     data = prepare(base.data, _device(base))
     entries = tune.space if tune.space is not None else default_space(base.model.kind, data.task)
     space = SearchSpace(entries, raw, source)
     objectives = resolve_objectives(tune.objective, data.task, data.n_classes, cv, data.size("val") > 0)
     plan = StudyPlan(raw, source, base, tune, space, objectives, _study_name(base),
-                     storage, Path("runs"), _pruner(tune, len(objectives)), cv, data)  # fmt: skip
+                     storage, Path("runs"), _pruner(tune, len(objectives)), cv, data, notes)  # fmt: skip
     plan.folder = Path(tune.out) if tune.out else Path("runs") / plan.name
     _check_sampler(plan)
     _check_refit(plan)
@@ -108,16 +112,36 @@ def make_plan(
     return plan
 
 
-def _storage(tune: TuneConfig, chosen: bool, source: str) -> str | None:
-    """SQLite stays the default for one worker; parallel workers need the journal or an RDB."""
+def _storage(tune: TuneConfig, chosen: bool, source: str, name: str, notes: list[str]) -> str | None:
+    """The journal file is the default; SQLite is refused for parallel workers; a study that an
+    earlier version kept in runs/studies.db (the old default) is resumed there."""
     if tune.workers > 1 and is_sqlite(tune.storage):
-        if chosen:
-            raise ConfigError(
-                f"{source}: tune.storage: {tune.storage} is SQLite, which is not safe for "
-                f"{tune.workers} parallel workers (\"database is locked\", optuna#820); use "
-                f"journal:///path/to/file.journal (one machine) or postgresql://... (many)")
-        return PARALLEL_STORAGE
+        raise ConfigError(
+            f"{source}: tune.storage: {tune.storage} is SQLite, which is not safe for "
+            f"{tune.workers} parallel workers (\"database is locked\", optuna#820); use "
+            f"journal:///path/to/file.journal (one machine) or postgresql://... (many)")
+    if not chosen and tune.storage == DEFAULT_STORAGE and _holds_study(LEGACY_STORAGE, name):
+        if tune.workers == 1:
+            notes.append(f"resuming study {name!r} in {LEGACY_STORAGE} (the default of earlier "
+                         f"versions); new studies go to {DEFAULT_STORAGE}, which is faster")  # fmt: skip
+            return LEGACY_STORAGE
+        notes.append(f"study {name!r} in {LEGACY_STORAGE} is SQLite, not safe for parallel workers: "
+                     f"this study starts afresh in {DEFAULT_STORAGE}")  # fmt: skip
     return None if tune.storage == "memory" else tune.storage
+
+
+def _holds_study(url: str, name: str) -> bool:
+    """Whether the SQLite file of ``url`` exists and holds a study called ``name`` (read-only)."""
+    import sqlite3
+
+    path = Path(url.removeprefix("sqlite:///"))
+    if not path.is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return db.execute("SELECT 1 FROM studies WHERE study_name = ?", (name,)).fetchone() is not None
+    except sqlite3.Error:  # not an Optuna database: not ours to resume
+        return False
 
 
 def _device(cfg: Config):

@@ -112,7 +112,7 @@ class Runner:
         if executor is None and plan.tune.cohort > 1:
             executor = CohortExecutor(plan.objectives, plan.cv, decides_at, plan.tune.cohort,
                                       plan.tune.compile, seeds=plan.tune.seeds,
-                                      refill=plan.tune.refill)  # fmt: skip
+                                      refill=plan.tune.refill, log=log)  # fmt: skip
         self.executor = executor or ModuleExecutor(plan.objectives, plan.cv, decides_at,
                                                    seeds=plan.tune.seeds)  # fmt: skip
         if isinstance(self.executor, ModuleExecutor):

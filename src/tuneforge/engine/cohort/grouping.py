@@ -1,7 +1,8 @@
 """Which recipes can train together: the structure a cohort cannot batch, as a hashable key.
 
-Batched per member (never split): learning rate, schedule (any name and parameters: a
-schedule is a row of learning-rate multipliers), optimizer hyperparameters within a family
+Batched per member (never split): learning rate, batch size within a class (sizes that differ
+by a power of two, see :func:`batch_class`), ``accumulate``, schedule (any name and parameters:
+a schedule is a row of learning-rate multipliers), optimizer hyperparameters within a family
 (Adam and AdamW are one family), weight decay, L1/L2 and their mode, gradient clipping, dropout,
 init scheme and seed, activation, label smoothing, hidden widths (masked to the widest), epochs (a member leaves when its
 own epochs are done), early stopping. Split: everything in :func:`structure`.
@@ -44,8 +45,7 @@ def structure(cfg: Config, by_width: bool = False) -> str:
         "depth": len(getattr(model, "hidden", [])),
         "norm": getattr(model, "norm", None),
         "loss": [train.loss, train.huber_delta],  # label smoothing is per member
-        "batch_size": train.batch_size,
-        "accumulate": train.accumulate,
+        "batches": batch_class(cfg),
         "optimizer": FAMILIES[train.optimizer.name],
         "device": train.device,
         "deterministic": train.deterministic,
@@ -53,6 +53,21 @@ def structure(cfg: Config, by_width: bool = False) -> str:
     if by_width:
         key["width_bands"] = [math.ceil(math.log2(w)) for w in getattr(model, "hidden", [])]
     return json.dumps(key, sort_keys=True)
+
+
+def batch_class(cfg: Config) -> int | str:
+    """Batch sizes that can share a cohort: those that differ by a power of two (32, 64, 128).
+
+    A cohort walks the epoch in micro-batches of the members' greatest common batch size and
+    each member accumulates its own batch over them (``micro.py``); within one class that
+    micro-batch is the smallest member's batch, so nobody takes more, smaller steps than it
+    would alone need. The class is the batch size's odd part (``96 = 3·2⁵`` -> 3). Batch norm
+    takes statistics over a forward pass, so its batches stay whole: the exact size.
+    """
+    size = cfg.train.batch_size
+    if size == "full" or getattr(cfg.model, "norm", None) == "batch":
+        return size
+    return size // (size & -size)
 
 
 def band_capacity(cfg: Config) -> Config | None:
@@ -72,7 +87,8 @@ def group_cohorts(
     """Split ``configs`` into cohorts of compatible recipes, at most ``max_members`` each.
 
     A cohort computes every member at the widest member's widths; with ``by_width`` members
-    whose hidden widths differ by 2× or more go to different cohorts. That trades fewer members
+    whose hidden widths differ by 2× or more go to different cohorts, except that a band's
+    only member joins the nearest band of its structure (it would otherwise train alone). That trades fewer members
     per cohort for less padding: 16 digits MLPs of widths 128/256/512 trained 1.5× faster as
     three cohorts than as one (``docs/cohort.md``); with few members per structure, one cohort
     is faster.
@@ -102,4 +118,24 @@ def group_cohorts(
             open_groups.append([])
             order.append(open_groups[-1])
         open_groups[-1].append(i)
-    return order
+    if by_width:
+        _join_lone_members(order, configs, max_members)
+    return [group for group in order if group]
+
+
+def _join_lone_members(order: list[list[int]], configs: Sequence[Config], max_members: int) -> None:
+    """A width band's only member joins the nearest band of its structure that has room: alone
+    it would train by itself (a whole model's cost per step for one trial), where in a cohort
+    padding costs a fraction of that. Groups it leaves are emptied in place."""
+    def bands(i: int) -> list[int]:
+        return [math.ceil(math.log2(w)) for w in getattr(configs[i].model, "hidden", [])]
+
+    for lone in [g for g in order if len(g) == 1 and not unsupported(configs[g[0]])]:
+        i, key = lone[0], structure(configs[lone[0]])
+        others = [g for g in order if g and g is not lone and len(g) < max_members
+                  and not unsupported(configs[g[0]]) and structure(configs[g[0]]) == key]  # fmt: skip
+        if others:
+            near = min(others, key=lambda g: sum(abs(a - b) for a, b in zip(bands(g[0]), bands(i), strict=True)))
+            near.append(i)
+            near.sort()
+            lone.clear()

@@ -61,8 +61,11 @@ class Member:
                 train.schedule, train.schedule.mode or mode(train.schedule.monitor)
             )
 
-    def record_epoch(self, record: dict, losses: torch.Tensor, scores: dict[str, float]) -> dict:
-        """Complete this epoch's record (as ``ModuleTrainer.end_epoch``) and keep it."""
+    def record_epoch(self, record: dict, losses: torch.Tensor | None, scores: dict[str, float]) -> dict:
+        """Complete this epoch's record (as ``ModuleTrainer.end_epoch``) and keep it.
+
+        ``losses`` are the member's loss per batch of its own this epoch, needed (and given)
+        only when ``train/loss`` is not finite."""
         if not math.isfinite(record["train/loss"]):
             record["diverged"] = self._divergence(record, losses)
             record["train/loss"] = math.nan

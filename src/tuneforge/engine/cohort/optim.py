@@ -75,6 +75,10 @@ def _per_member(value: Tensor, like: Tensor) -> Tensor:
     return value.view(-1, *([1] * (like.ndim - 1)))
 
 
+def _flat(state: Mapping[str, list[Tensor | None]]) -> list[Tensor | None]:
+    return [t for tensors in state.values() for t in tensors]
+
+
 class CohortOptimizer:
     """Base: per-member hyperparameters (float64 ``[K]``) and stacked state per parameter.
 
@@ -136,17 +140,38 @@ class CohortOptimizer:
     def update(self, params, grads, state, scalars) -> None:
         raise NotImplementedError
 
-    def fused_update(self, params: list[Tensor], grads: list[Tensor], lrs: list[float]) -> None:
+    def fused_update(self, params: list[Tensor], grads: list[Tensor], lrs: list[float],
+                     members: Sequence[int] | None = None) -> None:  # fmt: skip
+        """Step ``members`` (default: all) with the fused kernel; ``grads`` hold their rows."""
         raise NotImplementedError
 
     @torch.no_grad()
-    def step(self, params: Sequence[Tensor], grads: Sequence[Tensor], lr: Tensor) -> None:
-        """One update of every member; ``lr`` is this step's learning rate per member ``[K]``."""
-        self.t += 1
-        if self.fused:
-            self.fused_update(list(params), list(grads), lr.tolist())
+    def step(self, params: Sequence[Tensor], grads: Sequence[Tensor], lr: Tensor,
+             index: Tensor | None = None, members: Sequence[int] | None = None) -> None:  # fmt: skip
+        """One update of every member; ``lr`` is this step's learning rate per member ``[K]``.
+
+        With ``index`` (rows on the device; ``members``: the same rows as ints) only those
+        members step: ``grads`` then hold just their rows, in that order, and the others keep
+        their parameters, state and step count (members with larger batches, mid-batch)."""
+        if index is None:
+            self.t += 1
+            if self.fused:
+                self.fused_update(list(params), list(grads), lr.tolist())
+                return
+            self.apply(list(params), list(grads), self.state, self.scalars(lr.to(torch.float64)))
             return
-        self.apply(list(params), list(grads), self.state, self.scalars(lr.to(torch.float64)))
+        self.t.index_add_(0, index, torch.ones_like(self.t[: len(index)]))
+        if self.fused:
+            self.fused_update(list(params), list(grads), lr.tolist(), members)
+            return
+        scalars = {k: v.index_select(0, index) for k, v in self.scalars(lr.to(torch.float64)).items()}
+        rows = [p.index_select(0, index) for p in params]
+        state = {name: [None if t is None else t.index_select(0, index) for t in tensors]
+                 for name, tensors in self.state.items()}  # fmt: skip
+        self.apply(rows, list(grads), state, scalars)
+        for whole, part in zip([*params, *_flat(self.state)], [*rows, *_flat(state)], strict=True):
+            if whole is not None:
+                whole.index_copy_(0, index, part)
 
     def keep(self, index: Tensor) -> None:
         """Keep only the members at ``index`` (in that order): hyperparameters and state."""
@@ -223,12 +248,13 @@ class CohortAdam(CohortOptimizer):
     family = "adam"
     fused_kernel = "adam"
 
-    def fused_update(self, params, grads, lrs):
+    def fused_update(self, params, grads, lrs, members=None):
         state, steps = self.state, self.t.unbind(0)
         highest = state.get("max_exp_avg_sq")
-        for k, (lr, h) in enumerate(zip(lrs, self.host, strict=True)):
+        for j, k in enumerate(range(len(lrs)) if members is None else members):
+            lr, h = lrs[k], self.host[k]
             kernel = torch._fused_adamw_ if h["decoupled"] else torch._fused_adam_
-            kernel([p[k] for p in params], [g[k] for g in grads],
+            kernel([p[k] for p in params], [g[j] for g in grads],
                    [m[k] for m in state["exp_avg"]], [v[k] for v in state["exp_avg_sq"]],
                    [a[k] for a in highest] if h["amsgrad"] else [], [steps[k]] * len(params),
                    lr=lr, beta1=h["beta1"], beta2=h["beta2"], weight_decay=h["weight_decay"],

@@ -14,6 +14,7 @@ and batch order of its first step -- whatever epoch the others are at.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator, Sequence
 
@@ -23,6 +24,7 @@ from torch import Tensor
 from tuneforge.config import Config
 from tuneforge.data import Batches, Dataset
 from tuneforge.engine.cohort.members import Member, MemberView
+from tuneforge.engine.cohort.micro import ALL, MicroPlan
 from tuneforge.engine.cohort.network import CohortNet
 from tuneforge.engine.cohort.optim import (
     FAMILIES,
@@ -33,7 +35,7 @@ from tuneforge.engine.cohort.optim import (
 )
 from tuneforge.evaluate.metrics import epoch_metrics
 from tuneforge.models import build_model
-from tuneforge.recipe import accumulation_weights, add_penalty_grad_, soft_threshold_
+from tuneforge.recipe import add_penalty_grad_, soft_threshold_
 from tuneforge.recipe.losses import member_smoothed_cross_entropy
 from tuneforge.recipe.optimizers import optimizer_kwargs
 
@@ -66,8 +68,7 @@ class CohortTrainer:
     def __init__(self, members: Sequence[Member], data: Dataset, device: torch.device,
                  compile: bool = False, capacity: Config | None = None):  # fmt: skip
         self.members, self.data, self.device = list(members), data, device
-        first = self.members[0].recipe
-        self.recipe, self.accumulate = first, self.members[0].cfg.train.accumulate
+        self.recipe = self.members[0].recipe  # what all members share: task, loss, outputs
         template = None if capacity is None else self._build(capacity)
         self.net = CohortNet([self._build(m.cfg) for m in self.members],
                              [m.cfg.model for m in self.members], device, template)  # fmt: skip
@@ -82,10 +83,7 @@ class CohortTrainer:
         self.streams: dict[int, tuple[Batches, int]] = {}  # per seed: shuffler, draws so far
         self.orders: dict[tuple[int, int], Tensor] = {}  # (seed, epoch): this epoch's orders
         self.generator = torch.Generator(device=device).manual_seed(self.members[0].cfg.train.seed)
-        rows = len(data.x["train"])
-        self.micro_weights = accumulation_weights(rows, first.batch_size, self.accumulate)
-        self.batches_per_epoch = len(self.micro_weights)
-        self.steps_per_epoch = first.steps_per_epoch  # optimizer steps
+        self._plans: dict[tuple, MicroPlan] = {}  # by the members' (batch size, accumulate)
         self._group_activations()
         self.objective = self._objective
         if compile:
@@ -135,9 +133,9 @@ class CohortTrainer:
         """Everything with one row per member (cut together when members leave)."""
         rows: dict[str, list] = {k: [] for k in ("l1", "l2", "prox_l1", "bias", "clip_value",
                                                  "clip_norm", "lr", "smoothing")}  # fmt: skip
-        steps = self.recipe.steps_per_epoch
-        longest = max(m.cfg.train.epochs for m in self.members) * steps
+        longest = max(m.cfg.train.epochs * m.recipe.steps_per_epoch for m in self.members)
         for m in self.members:
+            steps = m.recipe.steps_per_epoch  # its own: batch sizes may differ
             train, reg = m.cfg.train, m.cfg.train.regularization
             rows["l1"].append(reg.l1 if reg.l1_mode == "penalty" else 0.0)
             rows["prox_l1"].append(reg.l1 if reg.l1_mode == "proximal" else 0.0)
@@ -190,41 +188,74 @@ class CohortTrainer:
             losses = self.train_epoch()
             yield from self.end_epoch(losses, time.perf_counter() - started)
 
+    def plan(self) -> MicroPlan:
+        """The micro-batches of an epoch for the members now in the cohort (``micro.py``)."""
+        classes = tuple((m.recipe.batch_size, m.cfg.train.accumulate) for m in self.members)
+        if classes not in self._plans:
+            self._plans.clear()  # plans of other members are rarely needed again
+            sizes, accumulates = zip(*classes, strict=True)
+            self._plans[classes] = MicroPlan(len(self.data.x["train"]), sizes, accumulates, self.device)
+        return self._plans[classes]
+
     def train_epoch(self) -> Tensor:
-        """One pass over the training batches; returns the data losses ``[K, batches]``."""
-        net, optimizer, k = self.net, self.optimizer, len(self.members)
-        losses = torch.empty(k, self.batches_per_epoch, device=self.device)
-        lr_rows = self._epoch_lrs()
-        grads, step = None, 0
-        for i, (x, y) in enumerate(self._epoch_batches()):
-            lr = lr_rows[:, step] * self.per_member["plateau"]
-            objective, loss = self.objective(net.params, x, y, self.micro_weights[i])
+        """One pass over the training micro-batches; returns the data losses ``[K, micro]``.
+
+        With one batch size every member steps after every batch (or accumulation group);
+        otherwise after each micro-batch only the members whose own step ends there step."""
+        net, plan, k = self.net, self.plan(), len(self.members)
+        losses = torch.empty(k, len(plan), device=self.device)
+        lrs = self._epoch_lrs(plan) * self.per_member["plateau"][:, None]  # [K, micro]
+        grads = None
+        for i, (x, y) in enumerate(self._epoch_batches(plan)):
+            weight = None if plan.weights is None else plan.weights[i]
+            objective, loss = self.objective(net.params, x, y, weight)
             step_grads = torch.autograd.grad(objective, net.params)
             net.batches_seen += 1
             grads = step_grads if grads is None else [g + s for g, s in zip(grads, step_grads, strict=True)]
             losses[:, i] = loss
-            if (i + 1) % self.accumulate and i + 1 < self.batches_per_epoch:
+            stepping = plan.stepping[i]
+            if stepping is None:
                 continue  # accumulate gradients over more micro-batches
-            rows = [g.reshape(k, -1) for g in grads]  # per piece [K, size], laid out like theta
-            self._add_penalty_grads(rows)
-            if not self.fused:
-                rows = self._chunks(rows)
-            if self.uses["clip_value"]:
-                clip_grad_value_(rows, self.per_member["clip_value"])
-            if self.uses["clip_norm"]:
-                clip_grad_norm_(rows, self.per_member["clip_norm"])
-            optimizer.step(self.theta_chunks, rows, lr)
-            if self.uses["prox_l1"]:
-                self._proximal_step(lr)
-            grads, step = None, step + 1
-        self.last_lr = lr
+            if stepping == ALL:
+                self._step([g.reshape(k, -1) for g in grads], lrs[:, i])
+                grads = None
+            else:
+                index, rows = stepping
+                self._step([g.reshape(k, -1).index_select(0, index) for g in grads], lrs[:, i],
+                           index, rows)  # fmt: skip
+                for g in grads:  # the members that stepped start their next step at zero
+                    g.index_fill_(0, index, 0.0)
+        self.last_lr = lrs[:, -1]  # every member steps after the epoch's last micro-batch
         return losses
 
-    def _epoch_lrs(self) -> Tensor:
-        """``[K, steps this epoch]``: each member's learning rates from its own next step on."""
+    def _step(self, rows: list[Tensor], lr: Tensor, index: Tensor | None = None,
+              members: list[int] | None = None) -> None:  # fmt: skip
+        """One optimizer step of every member, or of the ``members`` at rows ``index`` only.
+
+        ``rows`` are the gradients per piece, ``[K, size]`` (or ``[len(index), size]``); the
+        penalty, clipping and the step see only the stepping members' rows."""
+        def per_member(name: str) -> Tensor:
+            values = self.per_member[name]
+            return values if index is None else values.index_select(0, index)
+
+        self._add_penalty_grads(rows, index)
+        if not self.fused:
+            rows = self._chunks(rows)
+        if self.uses["clip_value"]:
+            clip_grad_value_(rows, per_member("clip_value"))
+        if self.uses["clip_norm"]:
+            clip_grad_norm_(rows, per_member("clip_norm"))
+        self.optimizer.step(self.theta_chunks, rows, lr, index, members)
+        if self.uses["prox_l1"]:
+            if index is not None:  # a threshold of 0 leaves the others exactly as they are
+                lr = torch.zeros_like(lr).index_copy_(0, index, lr.index_select(0, index))
+            self._proximal_step(lr)
+
+    def _epoch_lrs(self, plan: MicroPlan) -> Tensor:
+        """``[K, micro]``: each member's learning rate for the step each micro-batch is in."""
         table = self.per_member["lr"]
         done = torch.tensor([m.steps_done for m in self.members], device=self.device)
-        index = done[:, None] + torch.arange(self.steps_per_epoch, device=self.device)
+        index = done[:, None] + plan.step_index
         return table.gather(1, index.clamp(max=table.shape[1] - 1))
 
     def _chunks(self, rows: Sequence[Tensor]) -> list[Tensor]:
@@ -233,11 +264,13 @@ class CohortTrainer:
             return list(rows)
         return [chunk for row in rows for chunk in row.split(self.columns, dim=1)]
 
-    def _add_penalty_grads(self, rows: Sequence[Tensor]) -> None:
+    def _add_penalty_grads(self, rows: Sequence[Tensor], index: Tensor | None = None) -> None:
         if not self.penalty_terms:  # no member has an L1/L2 penalty
             return
-        for grad, (param, l1, l2) in zip(rows, self.penalty_terms, strict=True):
-            add_penalty_grad_(grad, param, l1, l2)
+        for grad, terms in zip(rows, self.penalty_terms, strict=True):
+            if index is not None:  # only these members step: their rows of theta and λ
+                terms = [None if t is None else t.index_select(0, index) for t in terms]
+            add_penalty_grad_(grad, *terms)
 
     def loss(self, pred: Tensor, y: Tensor) -> Tensor:
         """Per-sample losses ``[K, n]``; label smoothing may differ per member (cross-entropy)."""
@@ -246,27 +279,29 @@ class CohortTrainer:
         return self.recipe.loss(pred, y)
 
     def _objective(
-        self, params: Sequence[Tensor], x: Tensor, y: Tensor, weight: float
+        self, params: Sequence[Tensor], x: Tensor, y: Tensor, weight: Tensor | None
     ) -> tuple[Tensor, Tensor]:
-        """Σ over members of mean data loss · micro-batch weight, and the data losses.
+        """Σ over members of mean data loss · micro-batch weight ``[K]``, and the data losses.
 
         The penalty's gradient is added after the backward pass (``_penalty_rows``). ``params``
         are the network's, passed in so that ``torch.compile`` sees them as inputs.
         """
         pred = self.net.forward(x, train=True, generator=self.generator, params=params)
         objective = loss = self.loss(pred, y).mean(-1)
-        if self.accumulate > 1:  # the group's mean loss: rows here / rows in the group
+        if weight is not None:  # the step's mean loss: rows here / rows in the member's step
             objective = objective * weight
         return objective.sum(), loss.detach()
 
-    def _epoch_batches(self) -> Iterator[tuple[Tensor, Tensor]]:
-        """``(x [n, F], y [n])`` shared by all members, or ``([K, n, F], [K, n])`` per member."""
+    def _epoch_batches(self, plan: MicroPlan) -> Iterator[tuple[Tensor, Tensor]]:
+        """Micro-batches ``(x [n, F], y [n])`` shared by all members, or ``([K, n, F], [K, n])``
+        with each member's rows from its own order."""
         x, y = self.data.x["train"], self.data.y["train"]
-        size = self.recipe.batch_size or len(x)
+        size = plan.micro
         if size == len(x):  # full batch: every member's every epoch, unshuffled
             yield x, y
             return
-        keys = [(m.cfg.train.seed, m.epochs_done) for m in self.members]
+        keys = [None if full else (m.cfg.train.seed, m.epochs_done)
+                for m, full in zip(self.members, plan.full, strict=True)]  # fmt: skip
         orders = self._orders(keys)
         if len(orders) == 1:
             order = orders[keys[0]].to(self.device)
@@ -279,19 +314,22 @@ class CohortTrainer:
             index = rows[:, start : start + size]
             yield x[index], y[index]
 
-    def _orders(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Tensor]:
+    def _orders(self, keys: Sequence[tuple[int, int] | None]) -> dict:
         """Row orders for ``(seed, epoch)`` (0-based): the seed's ``Batches`` draw for that
         epoch, as the module engine draws it. Only this epoch's orders are kept; a member that
         joins after its seed's stream has moved on replays the stream from its start."""
-        wanted = sorted(set(keys))  # per seed, epochs ascending: one pass over each stream
-        self.orders = {key: self.orders[key] for key in wanted if key in self.orders}
-        for seed, epoch in wanted:
+        shuffled = sorted({key for key in keys if key is not None})  # per seed, epochs ascending
+        self.orders = {key: self.orders[key] for key in shuffled if key in self.orders}
+        if None in keys:  # members whose batch is the whole set: unshuffled (``Batches``)
+            self.orders[None] = torch.arange(len(self.data.x["train"]))
+        for seed, epoch in shuffled:
             if (seed, epoch) in self.orders:
                 continue
             batches, drawn = self.streams.get(seed, (None, INF))
             if drawn > epoch:
                 x, y = self.data.x["train"], self.data.y["train"]
-                batches, drawn = Batches(x, y, self.recipe.batch_size, seed), 0
+                # any batch below the whole set: the shuffled order does not depend on its size
+                batches, drawn = Batches(x, y, 1, seed), 0
             while drawn <= epoch:
                 order, drawn = batches.order(), drawn + 1
             self.streams[seed] = (batches, drawn)
@@ -325,17 +363,18 @@ class CohortTrainer:
     def end_epoch(self, losses: Tensor, seconds: float) -> Iterator[tuple[Member, int]]:
         """Each member's epoch record and decisions; yields ``(member, row)`` for those that
         leave (their rows are cut once the caller has taken them)."""
-        scores = self.evaluate("val")
+        scores, plan = self.evaluate("val"), self.plan()
         names = list(scores)
-        columns = [losses.mean(1), self.last_lr, *scores.values()]
+        columns = [plan.train_loss(losses), self.last_lr, *scores.values()]
         table = torch.stack([c.double() for c in columns], 1).tolist()  # one host copy per epoch
         leaving = []
         for k, (member, row) in enumerate(zip(self.members, table, strict=True)):
             member.epochs_done += 1
-            member.steps_done += self.steps_per_epoch
+            member.steps_done += member.recipe.steps_per_epoch
             record = {"epoch": member.epochs_done, "step": member.steps_done, "lr": row[1],
                       "train/loss": row[0]}  # fmt: skip
-            record = member.record_epoch(record, losses[k], dict(zip(names, row[2:], strict=True)))
+            own = plan.batch_losses(losses, k) if not math.isfinite(row[0]) else None
+            record = member.record_epoch(record, own, dict(zip(names, row[2:], strict=True)))
             if "diverged" not in record:
                 record["seconds"] = round(seconds, 4)
             if member.after_epoch(record, MemberView(self.net, k)):
