@@ -30,6 +30,22 @@ SetOpt = Annotated[list[str], typer.Option("--set", help="Override a key: train.
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from tuneforge import __version__
+
+        typer.echo(f"tuneforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,  # fmt: skip
+) -> None:
+    """Train PyTorch models from a recipe and tune their hyperparameters."""
+
+
 def _load(config: Path | None, overrides: list[str]) -> Config:
     return load_config(config, overrides)
 
@@ -37,7 +53,7 @@ def _load(config: Path | None, overrides: list[str]) -> Config:
 def _run_dir(cfg: Config, out: Path | None) -> Path:
     """``--out``, or a fresh ``runs/<name>``; never a folder that already holds a run."""
     if out is not None:
-        if (out / "config.yaml").exists():
+        if (out / "config.yaml").exists() and not _prepared_by_lr_find(out):
             raise TuneforgeError(f"--out {out}: already holds a run; continue it with --resume "
                                  f"{out} or choose another folder")  # fmt: skip
         return out
@@ -47,6 +63,15 @@ def _run_dir(cfg: Config, out: Path | None) -> Path:
         n += 1
         folder = Path("runs") / f"{name}-{n}"
     return folder
+
+
+#: Files only a training run writes; lr-find --apply writes config.yaml and lr_find.json only.
+RUN_FILES = ("metrics.jsonl", "summary.json", "checkpoint", "model.safetensors")
+
+
+def _prepared_by_lr_find(folder: Path) -> bool:
+    """``lr-find --apply --out F`` prepared F for ``train F/config.yaml --out F``: not a run yet."""
+    return (folder / "lr_find.json").is_file() and not any((folder / f).exists() for f in RUN_FILES)
 
 
 def _resume_dir(run_dir: Path, config: Path | None, out: Path | None, overrides: list[str]) -> Config:
@@ -62,9 +87,14 @@ def _resume_dir(run_dir: Path, config: Path | None, out: Path | None, overrides:
     if (run_dir / "summary.json").is_file():
         raise TuneforgeError(f"--resume {run_dir}: the run has already finished (summary.json "
                              "exists); nothing to resume")  # fmt: skip
+    if _prepared_by_lr_find(run_dir):  # nothing trained yet: train into it
+        raise TuneforgeError(f"--resume {run_dir}: nothing was trained there yet (lr-find wrote it); "
+                             f"start it with: tuneforge train {run_dir / 'config.yaml'} --out {run_dir}")  # fmt: skip
     if latest(run_dir / "checkpoint") is None:
+        again = run_dir.with_name(f"{run_dir.name}-again")
         raise TuneforgeError(f"--resume {run_dir}: no complete checkpoint (checkpoint/COMPLETE) "
-                             "to continue from; train it again from its config.yaml")  # fmt: skip
+                             f"to continue from; train it again with: tuneforge train "
+                             f"{run_dir / 'config.yaml'} --out {again}")  # fmt: skip
     return _load(run_dir / "config.yaml", [])
 
 
@@ -226,7 +256,7 @@ def predict(
     input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV/parquet of feature rows (.npz for image/sequence runs).")],
     out: Annotated[Path | None, typer.Option(help="Output CSV (default: stdout).")] = None,
 ) -> None:
-    """Predict for the rows of a file; writes a CSV with a ``prediction`` column."""
+    """Predict for the rows of a file; writes a CSV with a "prediction" column."""
     from tuneforge.predict import predict_file
 
     frame = predict_file(run_dir, input_file)
@@ -251,9 +281,10 @@ def init(
         for name, description in STARTERS.items():
             typer.echo(f"{name:12} {description}")
         return
+    text = starter_text(example)  # an unknown starter is named before the file is looked at
     if out.exists() and not force:
         raise TuneforgeError(f"{out}: already exists; pass --force to overwrite it")
-    out.write_text(starter_text(example))
+    out.write_text(text)
     console.print(f"wrote {out}; run it with: tuneforge train {out}")
 
 
@@ -295,16 +326,18 @@ def report(
     storage: Annotated[str | None, typer.Option(help="Study storage URL, e.g. journal:///runs/studies.journal")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for a study report (default runs/<study>).")] = None,
 ) -> None:
-    """Write report.html for a run directory, or for a study (--study NAME --storage URL)."""
+    """Write report.html for a run directory, or for a study (--study NAME [--storage URL])."""
     from tuneforge.report import write_report, write_study_report
-    from tuneforge.report.study import open_study, safe_name
+    from tuneforge.report.study import safe_name
 
-    if (run_dir is None) == (storage is None):
-        raise TuneforgeError("report: give a RUN_DIR, or --storage URL (and --study NAME), not both")
+    if run_dir is not None and (storage is not None or study is not None):
+        raise TuneforgeError("report: give a RUN_DIR, or --study NAME (and --storage URL), not both")
     if run_dir is not None:
         page = write_report(run_dir)
-    else:
-        found = open_study(study, storage)
+    else:  # the storage and study as `study show` finds them (runs/studies.db by default)
+        from tuneforge.cli_tune import _load as load_study
+
+        found = load_study(storage, study).optuna
         page = write_study_report(found, out or Path("runs") / safe_name(found.study_name))
     console.print(f"wrote {page}")
 

@@ -58,7 +58,7 @@ def tune(
     if len(result.metrics) > 1:
         print_pareto(result.pareto_front, result.metrics)
     if any(_complete(t) for t in result.optuna.get_trials(deepcopy=False)):
-        print_best(result.best_trial, result.metrics, result.best_run, plan.folder / "best.yaml",
+        print_best(result.best_trial, result.metrics, result.best_run, result.folder / "best.yaml",
                    result.refit_metrics)  # fmt: skip
     if result.report is not None:
         console.print(f"study report: {result.report}")
@@ -220,7 +220,7 @@ def study_best(
     study: StudyOpt = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the best recipe here.")] = None,
 ) -> None:
-    """The best trial (or the Pareto front); ``--out`` writes its recipe as YAML."""
+    """The best trial (or the Pareto front); --out writes its recipe as YAML."""
     from tuneforge.tuning.result import write_best
 
     result = _load(storage, study)

@@ -16,6 +16,9 @@ from tuneforge.errors import DataError
 from tuneforge.evaluate.metrics import final_metrics
 from tuneforge.run import load_run
 
+#: data.source of a model fitted through tuneforge.sklearn (sklearn/_recipe.py).
+ARRAYS = "arrays"
+
 
 def read_rows(path: Path) -> pd.DataFrame:
     readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet}
@@ -56,6 +59,9 @@ def evaluate_run(run_dir: Path, data: Path | None = None, part: str = "test") ->
     cfg = run.config.data
     if data is None and part not in ("train", "val", "test"):
         raise DataError(f"--part: expected train, val or test, got {part!r}")
+    if data is None and cfg.source == ARRAYS:
+        raise DataError(f"{run_dir}: fitted on in-memory arrays (tuneforge.sklearn), whose rows are "
+                        "not stored; score it on a labelled file with --data FILE")  # fmt: skip
     name = str(data or cfg.source)
     if run.encoder.layout == "table":
         features, target = _table_rows(run, data, part)

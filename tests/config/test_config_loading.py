@@ -179,3 +179,14 @@ def test_mlp_starter_is_the_default_recipe():
 def test_unknown_starter():
     with pytest.raises(ConfigError, match="--example: unknown starter 'gpt'"):
         starter_text("gpt")
+
+
+def test_set_overrides_one_search_space_entry(tmp_path):
+    # Issue 20.7: a space entry's name is a dotted key itself (model.dropout).
+    path = tmp_path / "t.yaml"
+    path.write_text("tune:\n  space:\n    train.optimizer.lr: {low: 1.0e-4, high: 1.0e-1, log: true}\n")
+    cfg = load_config(path, ["tune.space.model.dropout={low: 0, high: 0.5}",
+                             "tune.space.train.optimizer.lr={low: 0.001, high: 0.01}"])  # fmt: skip
+    space = cfg.tune.space
+    assert set(space) == {"model.dropout", "train.optimizer.lr"}
+    assert (space["model.dropout"].high, space["train.optimizer.lr"].low) == (0.5, 0.001)

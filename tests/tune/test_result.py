@@ -78,3 +78,17 @@ def test_multi_objective_shows_a_pareto_front():
     assert study.best_trial.values[0] == max(t.values[0] for t in complete)
     params = {t.params["model.hidden"]: t.values[1] for t in complete}
     assert params.get("[8]", 0) < params.get("[16, 8]", 10**9)  # params counts the weights
+
+
+def test_studies_sharing_a_name_never_overwrite_each_others_best(tmp_path):
+    # Two in-memory studies named alike (as `<source>-<kind>` by default): the second one's
+    # best.yaml and best/ run go to runs/same-2; the first one's files stay as they were.
+    first = tuneforge.tune(tiny(trials=2, pruner="none", study="same"))
+    best_yaml = (tmp_path / "runs" / "same" / "best.yaml").read_text()
+    weights = (tmp_path / "runs" / "same" / "best" / "model.safetensors").read_bytes()
+    second = tuneforge.tune(tiny(trials=2, pruner="none", study="same", seed=1))
+    assert first.folder.name == "same"
+    assert second.folder.name == "same-2" and (second.folder / "best.yaml").is_file()
+    assert (tmp_path / "runs" / "same" / "best.yaml").read_text() == best_yaml
+    assert (tmp_path / "runs" / "same" / "best" / "model.safetensors").read_bytes() == weights
+    assert second.best_run.parent.name == "same-2"

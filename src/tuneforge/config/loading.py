@@ -119,6 +119,10 @@ def parse_override(item: str) -> tuple[str, Any]:
 def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
     """Set ``raw["a"]["b"]["c"] = value`` for ``key == "a.b.c"``, creating mappings on the way."""
     parts = key.split(".")
+    if parts[:2] == ["tune", "space"] and len(parts) > 2:
+        # A search-space entry is named by a dotted key itself: tune.space.model.dropout is the
+        # entry "model.dropout" of tune.space, not tune.space.model.dropout as nested mappings.
+        parts = [*parts[:2], ".".join(parts[2:])]
     node = raw
     for i, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})

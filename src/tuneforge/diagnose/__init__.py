@@ -16,6 +16,6 @@ __all__ = ["GradientHealth", "LRCurve", "diagnose_run", "lr_find", "range_test"]
 def diagnose_run(cfg, data, recipe, result) -> tuple[list[str], dict]:
     """``(warnings, diagnosis)`` for a finished :class:`~tuneforge.engine.module.FitResult`."""
     baseline = constant_baseline(recipe, data.y["train"])
-    fit = diagnose_fit(result.history, result.status, result.divergence, baseline)
     gradients = assess(result.history, cfg.train.diagnostics)
+    fit = diagnose_fit(result.history, result.status, result.divergence, baseline, gradients)
     return fit_warnings(fit) + warnings_for(gradients), {"fit": fit, "gradients": gradients}

@@ -8,15 +8,18 @@ in training mode) and ``val/loss``:
 * **overfit**: the validation loss reached its minimum at epoch e*, at least ``MIN_EPOCHS_AFTER``
   epochs before the end, the final validation loss is more than ``OVERFIT_RISE`` (relative) above
   that minimum, and the training loss kept falling after e*. The gap is val − train at the end.
-* **underfit**, either
-  - the final training loss is above ``UNDERFIT_LEFT`` × the loss of a constant predictor (class
-    priors / the target's mean or median): the model learned little. If it also ended more than
-    ``UNSTABLE_ABOVE_BEST`` × above its own best epoch, training is unstable (lower the LR);
-    otherwise it learns too slowly (raise the LR, train longer, a larger model);
-  - or the watched loss (val, else train) ended at its minimum after falling by more than
-    ``STILL_FALLING`` × the constant predictor's loss over the last quarter of the epochs: it
-    was still learning. Measured against the constant predictor, not against itself: a loss
-    going from 0.012 to 0.006 halves, but has next to nothing left to learn.
+* **underfit** (learned little): the final training loss is above ``UNDERFIT_LEFT`` × the loss
+  of a constant predictor (class priors / the target's mean or median). The ``cause`` says why,
+  from the curve and the gradient health: ``vanishing_gradients`` (the vanishing rule fired:
+  change the activation/init), ``lr_too_high`` (above ``UNSTABLE_ABOVE`` × the baseline and not
+  monotone: the steps overshoot), ``lr_too_low`` (still falling steadily, or every layer's median update ratio below
+  ``SMALL_UPDATE``: raise the LR), else
+  ``too_small`` (flat: a larger model or less regularization).
+* **not_converged**: the watched loss (val, else train) ended at its minimum after falling by
+  more than ``STILL_FALLING`` × the constant predictor's loss over the last quarter of the
+  epochs (the last epoch of two): train longer. Measured against the constant predictor, not
+  against itself: a loss going from 0.012 to 0.006 halves, but has next to nothing left to learn.
+* **unknown** with one epoch: one point is no curve.
 * **good**: none of these.
 """
 
@@ -32,6 +35,8 @@ MIN_EPOCHS_AFTER = 2
 UNDERFIT_LEFT = 0.8
 UNSTABLE_ABOVE = 3.0
 STILL_FALLING = 0.02
+#: A run that learned little while its largest median update ratio stayed below this: LR too low.
+SMALL_UPDATE = 1e-3
 
 
 # ------------------------------------------------------------------ constant-predictor baseline
@@ -69,8 +74,12 @@ def _series(history: list[dict], key: str) -> list[float]:
 
 
 def diagnose_fit(history: list[dict], status: str, divergence: dict | None,
-                 baseline: float | None) -> dict:  # fmt: skip
-    """``{"verdict", "reason", "suggestion", ...numbers}`` for ``summary.json``'s diagnosis."""
+                 baseline: float | None, gradients: dict | None = None) -> dict:  # fmt: skip
+    """``{"verdict", "reason", "suggestion", ...numbers}`` for ``summary.json``'s diagnosis.
+
+    ``gradients`` is the gradient-health assessment (diagnose/gradients.py ``assess``): a run
+    that learned little with vanishing gradients needs another activation, not another LR.
+    """
     if status == "diverged" and divergence:
         return _diverged(divergence)
     train, val = _series(history, "train/loss"), _series(history, "val/loss")
@@ -82,11 +91,15 @@ def diagnose_fit(history: list[dict], status: str, divergence: dict | None,
         best = min(range(len(val)), key=lambda i: val[i] if math.isfinite(val[i]) else math.inf)
         facts |= {"best_epoch": best + 1, "best_val_loss": val[best], "final_val_loss": val[-1],
                   "gap": val[-1] - train[-1], "gap_at_best": val[best] - train[best]}  # fmt: skip
-    if verdict := _learned_little(train, baseline, facts):
+    if len(history) == 1:  # one point is no curve: neither settled nor still falling
+        return {"verdict": "unknown", **facts, "reason": "one epoch shows no trend",
+                "suggestion": "more epochs: train.epochs: 10"}  # fmt: skip
+    lr = history[-1].get("lr")
+    if verdict := _learned_little(train, baseline, facts, lr, gradients):
         return verdict
     if has_val and (verdict := _overfit(train, val, best, facts)):
         return verdict
-    return _still_learning(val if has_val else train, baseline, facts) or {
+    return _still_learning(val if has_val else train, baseline, facts, len(history)) or {
         "verdict": "good", "suggestion": None, **facts,
         "reason": "the losses settled without a rising validation loss",
     }  # fmt: skip
@@ -94,8 +107,8 @@ def diagnose_fit(history: list[dict], status: str, divergence: dict | None,
 
 def _diverged(d: dict) -> dict:
     lr = d.get("lr")
-    suggestion = (f"lower train.optimizer.lr (e.g. to {lr / 10:.3g}) or set train.clip_grad_norm; "
-                  "tuneforge lr-find suggests a learning rate")  # fmt: skip
+    suggestion = (f"{_lr_change(lr, 0.1)} or set train.clip_grad_norm: 1.0; tuneforge lr-find "
+                  "suggests a learning rate")  # fmt: skip
     return {"verdict": "diverged", "step": d.get("step"), "epoch": d.get("epoch"),
             "last_finite_loss": d.get("last_finite_loss"), "lr": lr, "suggestion": suggestion,
             "reason": f"the loss became NaN/Inf at step {d.get('step')} (lr {lr:.3g})"}  # fmt: skip
@@ -110,40 +123,79 @@ def _overfit(train: list[float], val: list[float], best: int, facts: dict) -> di
             "reason": (f"val/loss was lowest at epoch {best + 1} ({val[best]:.4g}) and rose "
                        f"{rise:.0%} by the last epoch while train/loss kept falling "
                        f"(gap val - train {facts['gap']:.3g})"),
-            "suggestion": ("stronger regularization (train.regularization.l2, model.dropout), or "
-                           f"early stopping (train.early_stopping: {{monitor: val/loss}}) "
-                           f"near epoch {best + 1}")}  # fmt: skip
+            "suggestion": (f"early stopping near epoch {best + 1} (train.early_stopping: "
+                           "{monitor: val/loss, patience: 5}), or stronger regularization "
+                           "(train.regularization.l2: 0.001, model.dropout: 0.2)")}  # fmt: skip
 
 
-def _learned_little(train: list[float], baseline: float | None, facts: dict) -> dict | None:
-    if baseline is not None and baseline > 0 and train[-1] > UNDERFIT_LEFT * baseline:
-        learned = (f"train/loss {train[-1]:.4g} is {train[-1] / baseline:.0%} of a constant "
-                   f"predictor's {baseline:.4g}")  # fmt: skip
-        if max(train) > UNSTABLE_ABOVE * baseline:
-            worst = train.index(max(train)) + 1
-            return {"verdict": "underfit", **facts,
-                    "reason": (f"{learned}, and was {max(train):.4g} at epoch {worst}: the steps "
-                               "overshoot"),
-                    "suggestion": "a lower learning rate (tuneforge lr-find) or train.clip_grad_norm"}  # fmt: skip
-        return {"verdict": "underfit", **facts, "reason": f"{learned}: the model learned little",
-                "suggestion": ("a higher learning rate (tuneforge lr-find), more epochs, a larger "
-                               "model, or less regularization")}  # fmt: skip
-    return None
+def _learned_little(train: list[float], baseline: float | None, facts: dict, lr: float | None,
+                    gradients: dict | None) -> dict | None:  # fmt: skip
+    if baseline is None or baseline <= 0 or not train[-1] > UNDERFIT_LEFT * baseline:
+        return None
+    learned = (f"train/loss {train[-1]:.4g} is {train[-1] / baseline:.0%} of a constant "
+               f"predictor's {baseline:.4g}")  # fmt: skip
+    if gradients and gradients.get("vanishing"):
+        layer = gradients["vanishing"]["layer"]
+        return {"verdict": "underfit", "cause": "vanishing_gradients", **facts,
+                "reason": f"{learned}, and the gradients vanished in layer {layer}",
+                "suggestion": "model.activation: relu with model.init: he (or model.norm: layer)"}  # fmt: skip
+    if _overshoots(train, baseline):
+        worst = train.index(max(train)) + 1
+        return {"verdict": "underfit", "cause": "lr_too_high", **facts,
+                "reason": (f"{learned}, and rose to {max(train):.4g} at epoch {worst}: the steps "
+                           "overshoot"),
+                "suggestion": f"{_lr_change(lr, 0.1)}, or train.clip_grad_norm: 1.0"}  # fmt: skip
+    if _falling(train, baseline) or _small_steps(gradients):
+        return {"verdict": "underfit", "cause": "lr_too_low", **facts,
+                "reason": (f"{learned}, and fell steadily {train[0]:.4g} -> {train[-1]:.4g}: "
+                           "the steps are too small"),
+                "suggestion": f"{_lr_change(lr, 10.0)} (tuneforge lr-find suggests one)"}  # fmt: skip
+    return {"verdict": "underfit", "cause": "too_small", **facts,
+            "reason": f"{learned}, and stopped improving: the model learned little",
+            "suggestion": ("a larger model (model.kind: mlp with model.hidden: [64, 64], or wider "
+                           "model.hidden), or train.regularization.l2: 0 if it is set")}  # fmt: skip
 
 
-def _still_learning(watched: list[float], baseline: float | None, facts: dict) -> dict | None:
-    window = max(2, len(watched) // 4)
+def _overshoots(train: list[float], baseline: float) -> bool:
+    """The epoch loss went above 3x the baseline and rose again at some point (not monotone)."""
+    rose = any(b > a * (1 + OVERFIT_RISE) for a, b in zip(train, train[1:], strict=False))
+    return max(train) > UNSTABLE_ABOVE * baseline and rose
+
+
+def _falling(watched: list[float], baseline: float | None) -> float | None:
+    """How much (of the baseline) the loss fell over the last quarter, if it ended at its lowest."""
+    window = max(1, len(watched) // 4)
     if len(watched) <= window:
         return None
     then, now = watched[-1 - window], watched[-1]
-    scale = baseline if baseline else max(abs(then), 1e-12)
-    drop = (then - now) / scale
-    if drop > STILL_FALLING and now <= min(watched):
-        return {"verdict": "underfit", **facts, "still_falling": drop,
-                "reason": (f"the loss was still falling at the end ({then:.4g} to {now:.4g} over "
-                           f"the last {window} epochs)"),
-                "suggestion": "more epochs (train.epochs) or a higher learning rate"}  # fmt: skip
-    return None
+    drop = (then - now) / (baseline if baseline else max(abs(then), 1e-12))
+    return drop if drop > STILL_FALLING and now <= min(watched) else None
+
+
+def _small_steps(gradients: dict | None) -> bool:
+    """Every layer's median update ‖Δθ‖/‖θ‖ is below ``SMALL_UPDATE``: the steps barely move."""
+    ratios = [v["median_update_ratio"] for v in ((gradients or {}).get("layers") or {}).values()]
+    ratios = [r for r in ratios if math.isfinite(r)]
+    return bool(ratios) and max(ratios) < SMALL_UPDATE
+
+
+def _lr_change(lr: float | None, factor: float) -> str:
+    verb = "lower" if factor < 1 else "raise"
+    if lr is None or not math.isfinite(lr):
+        return f"{verb} train.optimizer.lr {'10x' if factor > 1 else 'to a tenth'}"
+    return f"{verb} train.optimizer.lr from {lr:.3g} to {lr * factor:.3g}"
+
+
+def _still_learning(watched: list[float], baseline: float | None, facts: dict,
+                    epochs: int) -> dict | None:  # fmt: skip
+    drop = _falling(watched, baseline)
+    if drop is None:
+        return None
+    window = max(1, len(watched) // 4)
+    return {"verdict": "not_converged", **facts, "still_falling": drop,
+            "reason": (f"the loss was still falling at the end ({watched[-1 - window]:.4g} to "
+                       f"{watched[-1]:.4g} over the last {window} epoch(s))"),
+            "suggestion": f"more epochs: train.epochs: {2 * epochs}"}  # fmt: skip
 
 
 def fit_warnings(fit: dict) -> list[str]:

@@ -14,7 +14,7 @@ from tuneforge.config import Config
 from tuneforge.engine.distributed import refuse_torchrun
 from tuneforge.report import write_study_report
 from tuneforge.tuning.plan import StudyPlan, make_plan
-from tuneforge.tuning.result import Study, refit, train_best, write_best
+from tuneforge.tuning.result import Study, claim_folder, refit, train_best, write_best
 from tuneforge.tuning.runner import Runner, open_study
 from tuneforge.tuning.storage import open_storage
 from tuneforge.tuning.workers import join_workers, share_cores, start_workers
@@ -79,13 +79,17 @@ def finish(plan: StudyPlan, study: Study, log=logger.warning) -> Study:
     if not study.optuna.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]):
         log(f"study {study.name!r}: no trial completed, so there is no best recipe")
         return study
-    write_best(study, plan.folder / "best.yaml")
-    study.report = write_study_report(study.optuna, plan.folder)
+    study.folder = claim_folder(study, plan.folder)
+    if study.folder != plan.folder:
+        log(f"{plan.folder} holds another study's results (named {study.name!r} too); this "
+            f"study's best.yaml and best run go to {study.folder}")  # fmt: skip
+    write_best(study, study.folder / "best.yaml")
+    study.report = write_study_report(study.optuna, study.folder)
     if study.interrupted:
         return study
-    study.best_run, warning = train_best(study, plan.folder)
+    study.best_run, warning = train_best(study, study.folder)
     if warning:
         log(warning)
     if plan.tune.refit:
-        study.refit_metrics = refit(study, plan.folder)
+        study.refit_metrics = refit(study, study.folder)
     return study

@@ -10,6 +10,7 @@ recipe is also trained once into ``<folder>/best`` (a run directory to ``predict
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import shutil
@@ -81,6 +82,37 @@ def trial_config(trial: FrozenTrial) -> Config:
     if raw is None:
         raise TuneforgeError(f"trial {trial.number}: no recipe stored (not a tuneforge trial)")
     return validate(raw, f"trial {trial.number}")
+
+
+#: Marks which study a folder's best.yaml, best/ and refit/ belong to.
+OWNER_FILE = "study.json"
+
+
+def study_identity(study: Study) -> str:
+    """Name and first trial's start: the same for every worker of one study, and different for
+    another study of the same name (another storage, or in memory)."""
+    first = min(study.optuna.get_trials(deepcopy=False), key=lambda t: t.number)
+    started = first.datetime_start.isoformat() if first.datetime_start else "?"
+    return f"{study.name}@{started}"
+
+
+def claim_folder(study: Study, folder: Path) -> Path:
+    """``folder``, or ``folder-2``, ``-3``... when ``folder`` holds another study's results.
+
+    Studies sharing the default name (``<source>-<kind>``) in different storages would otherwise
+    overwrite each other's ``best.yaml`` and ``best/`` run; tuneforge never overwrites a run.
+    """
+    identity, n, candidate = study_identity(study), 1, folder
+    while True:
+        owner = candidate / OWNER_FILE
+        if owner.is_file() and json.loads(owner.read_text()).get("study") == identity:
+            return candidate
+        if not owner.is_file() and not (candidate / "best.yaml").exists():
+            candidate.mkdir(parents=True, exist_ok=True)
+            owner.write_text(json.dumps({"study": identity}) + "\n")
+            return candidate
+        n += 1
+        candidate = folder.with_name(f"{folder.name}-{n}")
 
 
 def write_best(study: Study, path: Path) -> Path:
