@@ -37,6 +37,7 @@ def _load(config: Path | None, overrides: list[str]) -> Config:
 def _run_dir(cfg: Config, out: Path | None) -> Path:
     """``--out``, or a fresh ``runs/<name>``; never a folder that already holds a run."""
     if out is not None:
+        _check_out(out)
         if (out / "config.yaml").exists():
             raise TuneforgeError(f"--out {out}: already holds a run; continue it with --resume "
                                  f"{out} or choose another folder")  # fmt: skip
@@ -47,6 +48,12 @@ def _run_dir(cfg: Config, out: Path | None) -> Path:
         n += 1
         folder = Path("runs") / f"{name}-{n}"
     return folder
+
+
+def _check_out(out: Path | None, flag: str = "--out") -> None:
+    """A folder to write into: an existing file there is refused, never overwritten."""
+    if out is not None and out.exists() and not out.is_dir():
+        raise TuneforgeError(f"{flag} {out}: is a file, not a folder; choose a folder for the outputs")
 
 
 def _resume_dir(run_dir: Path, config: Path | None, out: Path | None, overrides: list[str]) -> Config:
@@ -181,6 +188,7 @@ def cv(
 ) -> None:
     """k-fold cross-validation of one recipe: mean ± std of every metric."""
     _single_process("cv")
+    _check_out(out)
     cfg = _load(config, set_)
     from tuneforge.cli_progress import EpochProgress
     from tuneforge.run.cv import cross_validate
@@ -274,6 +282,7 @@ def lr_find(
     from tuneforge.diagnose.lr_finder import write_lr_find
 
     _single_process("lr-find")
+    _check_out(out)
     cfg = _load(config, set_)
     folder = out or Path("runs") / "lr-find" / (cfg.name or (config.stem if config else "default"))
     curve, written = write_lr_find(cfg, folder, apply=apply, min_lr=min_lr, max_lr=max_lr,
