@@ -6,6 +6,7 @@ scikit-learn does the work (``ColumnTransformer`` with imputation, scaling and o
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,7 +165,9 @@ def fit_encoder(
         verbose_feature_names_out=False,
     )
     train = frame.iloc[train_rows]
-    features.fit(train)
+    with warnings.catch_warnings():  # said once, naming the column, by checks.column_warnings
+        warnings.filterwarnings("ignore", "Skipping features without any observed values")
+        features.fit(train)
     if task == "classification":
         labels = LabelEncoder().fit(y)  # the label set is the whole column's, not a statistic
         y_train = labels.transform(y.iloc[train_rows])
