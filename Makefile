@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup demo test test-fast lint bench gpu-wheels gpu-check-cpu clean
+.PHONY: setup demo test test-fast fuzz lint bench gpu-wheels gpu-check-cpu clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,11 @@ test: setup
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The fuzzer's long profile (nightly): random examples, 300 per property (FUZZ_EXAMPLES=N).
+# `make test` runs the same properties with the bounded, derandomized `ci` profile.
+fuzz: setup
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-nightly} $(BIN)/python -m pytest -q tests/fuzz
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -53,6 +53,7 @@ def _load(config: Path | None, overrides: list[str]) -> Config:
 def _run_dir(cfg: Config, out: Path | None) -> Path:
     """``--out``, or a fresh ``runs/<name>``; never a folder that already holds a run."""
     if out is not None:
+        _check_out(out)
         if (out / "config.yaml").exists() and not _prepared_by_lr_find(out):
             raise TuneforgeError(f"--out {out}: already holds a run; continue it with --resume "
                                  f"{out} or choose another folder")  # fmt: skip
@@ -72,6 +73,12 @@ RUN_FILES = ("metrics.jsonl", "summary.json", "checkpoint", "model.safetensors")
 def _prepared_by_lr_find(folder: Path) -> bool:
     """``lr-find --apply --out F`` prepared F for ``train F/config.yaml --out F``: not a run yet."""
     return (folder / "lr_find.json").is_file() and not any((folder / f).exists() for f in RUN_FILES)
+
+
+def _check_out(out: Path | None, flag: str = "--out") -> None:
+    """A folder to write into: an existing file there is refused, never overwritten."""
+    if out is not None and out.exists() and not out.is_dir():
+        raise TuneforgeError(f"{flag} {out}: is a file, not a folder; choose a folder for the outputs")
 
 
 def _resume_dir(run_dir: Path, config: Path | None, out: Path | None, overrides: list[str]) -> Config:
@@ -210,6 +217,7 @@ def cv(
 ) -> None:
     """k-fold cross-validation of one recipe: mean ± std of every metric."""
     _single_process("cv")
+    _check_out(out)
     cfg = _load(config, set_)
     from tuneforge.cli_progress import EpochProgress
     from tuneforge.run.cv import cross_validate
@@ -303,6 +311,7 @@ def lr_find(
     from tuneforge.diagnose.lr_finder import write_lr_find
 
     _single_process("lr-find")
+    _check_out(out)
     cfg = _load(config, set_)
     folder = out or Path("runs") / "lr-find" / (cfg.name or (config.stem if config else "default"))
     curve, written = write_lr_find(cfg, folder, apply=apply, min_lr=min_lr, max_lr=max_lr,

@@ -103,6 +103,6 @@ def test_ctrl_c_keeps_finished_trials_and_the_study_resumes(monkeypatch):
 
 def test_a_resumed_study_must_keep_its_objective():
     tuneforge.tune(tiny(trials=1, storage="sqlite:///studies.db", study="s"))
-    with pytest.raises(tuneforge.ConfigError, match="'s' already exists with objective"):
+    with pytest.raises(tuneforge.ConfigError, match=r"study 's' was created for val/accuracy \(maximize\), not val/loss"):
         tuneforge.tune(tiny(trials=2, storage="sqlite:///studies.db", study="s", objective="val/loss"))
     assert len(optuna.load_study(study_name="s", storage="sqlite:///studies.db").trials) == 1

@@ -19,6 +19,7 @@ from tuneforge.config.arch_schema import (
     RNNModel,
     TransformerModel,
 )
+from tuneforge.config.names import FolderName
 from tuneforge.config.pretrained import PretrainedModel, link_data
 from tuneforge.config.transforms import AugmentConfig, PrepConfig
 from tuneforge.config.tune_schema import TuneConfig
@@ -51,6 +52,10 @@ class DataConfig(Strict):
     task: Literal["classification", "regression"] | None = None
     features: list[str] | None = None
     categorical: list[str] | None = None
+    numeric: list[str] | None = Field(default=None, description=(
+        "Columns read as numbers: a value that is not a number (stray text) becomes missing, "
+        "filled by data.impute or refused without it. Without it, a column holding any text "
+        "is one-hot encoded as categories (with a warning when most of it is numbers)."))
     split: SplitConfig = SplitConfig()
     folds: Annotated[int, Field(ge=2)] = 5
     standardize: bool = True
@@ -304,7 +309,8 @@ class LoggingConfig(Strict):
 class Config(Strict):
     """A whole recipe. ``Config()`` is the built-in default: an MLP on ``digits``."""
 
-    name: str | None = None
+    name: FolderName | None = Field(default=None, description=(
+        "The run's name: its folder is runs/<name> (one folder name: no '/', '\\' or '..')."))
     data: DataConfig = DataConfig()
     model: ModelConfig = MLPModel()
     train: TrainConfig = TrainConfig()

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from tuneforge.config.names import FolderName
+
 #: Names of the samplers and pruners; ``tuneforge.tuning.samplers`` / ``.pruners`` map each to an Optuna class and a
 #: test checks both lists agree, so a new entry cannot be half-registered.
 SAMPLER_NAMES = ("grid", "random", "tpe", "cmaes", "gp", "qmc", "nsga2")
@@ -104,7 +106,8 @@ class TuneConfig(_Strict):
     # None: in memory, nothing kept. The default journal file costs the default study a few
     # percent where SQLite doubled it (benchmarks/study_storage.py); any SQLAlchemy URL works.
     storage: str | None = "journal:///runs/studies.journal"
-    study: str | None = None  # None: the config's name, or <data source>-<model kind>
+    # None: the config's name, or <data source>-<model kind>; its folder is runs/<study>
+    study: FolderName | None = None
     cv: Annotated[int, Field(ge=2)] | None = None  # score each trial by k-fold cross-validation
     refit: bool = False  # retrain the best recipe on train+val and report its test score
     space: dict[str, SpaceEntry] | None = None  # None: the default space of the model kind

@@ -14,6 +14,13 @@ import torch
 from tuneforge.config.schema import DataConfig
 from tuneforge.data.arrays import from_arrays
 from tuneforge.data.batches import Batches
+from tuneforge.data.checks import (
+    check_finite,
+    check_numeric_features,
+    check_target,
+    column_warnings,
+    to_numeric,
+)
 from tuneforge.data.prep import Encoder, categorical_columns, check_missing, fit_encoder
 from tuneforge.data.reuse import reuse_encoder
 from tuneforge.data.sources import BUILTIN, Table, load_table
@@ -37,6 +44,8 @@ class Dataset:
     y: dict[str, torch.Tensor]
     feature_names: list[str]
     rows: dict[str, np.ndarray] = field(default_factory=dict)  # row positions in the source
+    #: Doubts about the data (data/checks.py): they go into summary.json, the report and the console.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_features(self) -> int | list[int]:
@@ -92,8 +101,10 @@ def prepare(
         table = load_arrays(cfg)
     else:
         table = load_table(cfg.source, cfg.target, cfg.task, cfg.features)
+    check_target(table.target, table.task, table.name)
     if cfg.shape not in ("image", "sequence") and cfg.text is None:  # text: checked when tokenized
         check_missing(table.features, cfg.impute, table.name)
+        check_finite(table.features, table.name)
     if table.task == "regression" and not pd.api.types.is_numeric_dtype(table.target):
         raise DataError(f"{table.name}: target column {table.target.name!r} is not numeric, "
                         "so data.task cannot be regression")  # fmt: skip
@@ -124,14 +135,19 @@ def encode_arrays(src: ArraySource, rows: dict[str, np.ndarray], cfg: DataConfig
 
 
 def encode(table: Table, rows: dict[str, np.ndarray], cfg: DataConfig, device) -> Dataset:
-    categorical = categorical_columns(table.features, cfg.categorical)
-    unknown = [c for c in categorical if c not in table.features.columns]
+    frame = to_numeric(table.features, cfg.numeric, table.name)
+    categorical = categorical_columns(frame, cfg.categorical)
+    unknown = [c for c in categorical if c not in frame.columns]
     if unknown:
         raise DataError(f"data.categorical: columns {unknown} are not in {table.name}")
+    check_numeric_features(frame, [c for c in frame.columns if c not in categorical], table.name)
+    inferred = categorical if cfg.categorical is None else []  # listed ones were decided
+    warnings = [f"{table.name}: {w}" for w in column_warnings(frame, inferred, cfg.impute)]
     encoder = fit_encoder(
-        table.features, table.target, rows["train"], table.task, categorical,
+        frame, table.target, rows["train"], table.task, categorical,
         cfg.impute, cfg.standardize, cfg.standardize_target, cfg.prep, cfg.split.seed,
     )  # fmt: skip
+    encoder.numeric = tuple(cfg.numeric or ())
     if cfg.encoder_from is not None:  # fine-tuning a run: keep its feature scaling (reuse.py)
         encoder = reuse_encoder(encoder, cfg.encoder_from, table.features)
     features = encoder.transform(table.features, table.name)
@@ -139,4 +155,4 @@ def encode(table: Table, rows: dict[str, np.ndarray], cfg: DataConfig, device) -
     x = {part: torch.as_tensor(features[idx], device=device) for part, idx in rows.items()}
     y = {part: torch.as_tensor(targets[idx], device=device) for part, idx in rows.items()}
     names = list(encoder.features.get_feature_names_out())
-    return Dataset(table.task, encoder, x, y, names, rows)
+    return Dataset(table.task, encoder, x, y, names, rows, warnings)

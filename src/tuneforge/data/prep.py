@@ -6,6 +6,7 @@ scikit-learn does the work (``ColumnTransformer`` with imputation, scaling and o
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import LabelEncoder, OneHotEncoder, StandardScaler
 
 from tuneforge.config.transforms import PrepConfig
+from tuneforge.data.checks import to_numeric
 from tuneforge.data.reduce import fit_prep
 from tuneforge.errors import DataError
 
@@ -34,6 +36,7 @@ class Encoder:
     #: table: ``features`` is a ColumnTransformer (a Pipeline with data.prep); image/sequence:
     #: a per-channel StandardScaler (None: not standardized) and ``columns`` names the channels.
     layout: str = "table"
+    numeric: tuple[str, ...] = ()  # data.numeric: text in these columns becomes missing
 
     def transform(self, frame: pd.DataFrame, source: str = "input") -> np.ndarray:
         if self.layout != "table":
@@ -42,7 +45,7 @@ class Encoder:
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
             raise DataError(f"{source}: missing feature columns {missing}")
-        frame = frame[list(self.columns)]
+        frame = to_numeric(frame[list(self.columns)], list(self.numeric), source)
         # Without an imputer, NaN would flow through the scaler into silent NaN predictions.
         check_missing(frame, self.impute, source)
         try:
@@ -86,6 +89,7 @@ class Encoder:
                 "columns": list(self.columns),
                 "impute": self.impute,
                 "layout": self.layout,
+                "numeric": list(self.numeric),
             },
             path,
         )
@@ -122,7 +126,7 @@ class Encoder:
         mean, std = state["target"]
         columns = tuple(state["columns"])
         return cls(state["features"], state["labels"], mean, std, columns, state.get("impute"),
-                   state.get("layout", "table"))  # fmt: skip
+                   state.get("layout", "table"), tuple(state.get("numeric", ())))  # fmt: skip
 
 
 def check_missing(frame: pd.DataFrame, impute: str | None, source: str) -> None:
@@ -176,7 +180,9 @@ def fit_encoder(
         verbose_feature_names_out=False,
     )
     train = frame.iloc[train_rows]
-    features.fit(train)
+    with warnings.catch_warnings():  # said once, naming the column, by checks.column_warnings
+        warnings.filterwarnings("ignore", "Skipping features without any observed values")
+        features.fit(train)
     if task == "classification":
         labels = LabelEncoder().fit(y)  # the label set is the whole column's, not a statistic
         y_train = labels.transform(y.iloc[train_rows])

@@ -35,4 +35,4 @@ def reuse_encoder(fresh: Encoder, run_dir: str, frame: pd.DataFrame) -> Encoder:
     source = Encoder.load(path)
     if list(source.columns) != list(frame.columns):
         return fresh
-    return replace(fresh, features=source.features, impute=source.impute)
+    return replace(fresh, features=source.features, impute=source.impute, numeric=source.numeric)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn import datasets
 
+from tuneforge.data.checks import check_features_exclude_target
 from tuneforge.errors import DataError
 
 #: Integer targets with at most this many distinct values are taken as class labels.
@@ -63,6 +64,7 @@ def load_table(
     if source in BUILTIN:
         loader, builtin_task = BUILTIN[source]
         frame, y = loader()
+        check_features_exclude_target(features, y.name, source)
         return Table(_select(frame, features, source), y, task or builtin_task, source)
     path = Path(source)
     readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".npz": _read_npz}
@@ -84,6 +86,7 @@ def load_table(
         raise DataError(f"data.target: {source} needs the name of its target column")
     if target not in frame.columns:
         raise DataError(f"{source}: data.target column {target!r} not found in {list(frame.columns)}")
+    check_features_exclude_target(features, target, source)
     y = frame.pop(target)
     if y.isna().any():
         raise DataError(f"{source}: target column {target!r} has {int(y.isna().sum())} missing values")

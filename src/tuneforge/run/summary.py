@@ -34,7 +34,7 @@ def summarize(cfg: Config, data: Dataset, recipe: Recipe, model, result: FitResu
         "best_epoch": result.best_epoch,
         "metrics": scores,
         "divergence": result.divergence,
-        "warnings": warnings,
+        "warnings": data.warnings + warnings,  # the data's doubts first (data/checks.py)
         "diagnosis": diagnosis,
         "wall_time_s": round(seconds, 3),
         "parameters": count_parameters(model),

@@ -91,6 +91,11 @@ def make_plan(
     plan = StudyPlan(raw, source, base, tune, space, objectives, _study_name(base),
                      storage, Path("runs"), _pruner(tune, len(objectives)), cv, data, notes)  # fmt: skip
     plan.folder = Path(tune.out) if tune.out else Path("runs") / plan.name
+    if plan.folder.exists() and not plan.folder.is_dir():
+        where = "tune.out" if tune.out else "tune.study"
+        raise ConfigError(f"{source}: {where}: {plan.folder} is a file, not a folder; choose "
+                          "another")  # fmt: skip
+    plan.notes.extend(data.warnings)
     _check_sampler(plan)
     _check_refit(plan)
     reason = unsupported(base)  # why cohorts cannot train this recipe, or None

@@ -30,6 +30,7 @@ from tuneforge.tuning.heartbeat import Heartbeat, fail_stale_trials
 from tuneforge.tuning.plan import StudyPlan
 from tuneforge.tuning.pruners import PRUNERS
 from tuneforge.tuning.quiet import quiet_optuna
+from tuneforge.tuning.resume import check_objectives, check_space
 from tuneforge.tuning.samplers import SAMPLERS, AskTellGridSampler
 
 #: Failures in a row after which a worker stops (something systematic: read the reasons).
@@ -89,9 +90,9 @@ def open_study(plan: StudyPlan, storage, worker: int = 0) -> optuna.Study:
     stored = study.user_attrs.get(OBJECTIVES_ATTR)
     if stored is None:
         study.set_user_attr(OBJECTIVES_ATTR, metrics)
-    elif stored != metrics or [d.name.lower() for d in study.directions] != plan.directions:
-        raise ConfigError(f"tune.study: {plan.name!r} already exists with objective {stored}, not "
-                          f"{metrics}; choose another study name")  # fmt: skip
+    else:  # resuming: refuse what the stored trials cannot mean (resume.py), before any ask
+        check_objectives(study, stored, metrics, plan.directions)
+        check_space(study, plan.space)
     existing = len(study.get_trials(deepcopy=False))
     # A resumed study continues the sampler's stream instead of repeating its first proposals.
     seed = None if plan.tune.seed is None else plan.tune.seed + existing + 7919 * worker
@@ -140,11 +141,17 @@ class Runner:
                         self._tell(job.trial, outcome, heartbeat)
             return False
         except KeyboardInterrupt:
-            for trial in list(self.inflight):
-                self._tell(trial, TrialOutcome(TrialState.FAIL, None, {"reason": "interrupted"}), heartbeat)
+            self._fail_inflight("interrupted", heartbeat)
             return True
+        except BaseException as exc:  # bad input (exit 2) or a bug: no trial stays RUNNING
+            self._fail_inflight(f"{type(exc).__name__}: {' '.join(str(exc).split())}", heartbeat)
+            raise
         finally:
             heartbeat.close()
+
+    def _fail_inflight(self, reason: str, heartbeat: Heartbeat) -> None:
+        for trial in list(self.inflight):
+            self._tell(trial, TrialOutcome(TrialState.FAIL, None, {"reason": reason}), heartbeat)
 
     def _room(self) -> int | None:
         """How many trials to ask now; None when this worker is done."""

@@ -112,6 +112,16 @@ class Param:
             return trial.suggest_int(self.key, int(e.low), int(e.high), step=int(e.step or 1), log=e.log)
         return trial.suggest_float(self.key, float(e.low), float(e.high), step=e.step, log=e.log)
 
+    def distribution(self) -> optuna.distributions.BaseDistribution:
+        """The distribution :meth:`suggest` asks Optuna for (the one stored with each trial)."""
+        e = self.entry
+        if e.choices is not None:
+            return optuna.distributions.CategoricalDistribution(self.labels)
+        if self.is_int:
+            return optuna.distributions.IntDistribution(int(e.low), int(e.high), log=e.log,
+                                                        step=int(e.step or 1))  # fmt: skip
+        return optuna.distributions.FloatDistribution(float(e.low), float(e.high), log=e.log, step=e.step)
+
     def values(self) -> list:
         """Every value the grid sampler visits (ranges need a step, or must be integers)."""
         e = self.entry
