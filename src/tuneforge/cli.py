@@ -343,7 +343,7 @@ def report(
         raise TuneforgeError("report: give a RUN_DIR, or --study NAME (and --storage URL), not both")
     if run_dir is not None:
         page = write_report(run_dir)
-    else:  # the storage and study as `study show` finds them (runs/studies.db by default)
+    else:  # the storage and study as `study show` finds them (runs/studies.journal by default)
         from tuneforge.cli_tune import _load as load_study
 
         found = load_study(storage, study).optuna
