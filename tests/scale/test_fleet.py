@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 from grpc_proxy import fresh_database
 from tuneforge.tuning.storage import open_storage
 
-WORKERS, TRIALS, ROUNDS = 8, 8, 3
+WORKERS, TRIALS, ROUNDS = 8, 8, 2
 RECIPE = {
     "data": {"source": "iris"},
     "model": {"kind": "mlp", "hidden": [8]},
