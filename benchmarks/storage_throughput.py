@@ -81,8 +81,11 @@ def tuneforge_worker(url: str, study: str, trials: int, index: int, ready, go, d
 
 def optuna_storage(url: str):
     if url.startswith("grpc://"):
+        from tuneforge.tuning.quiet import quiet_optuna
+
         host, port = url.removeprefix("grpc://").rsplit(":", 1)
-        return optuna.storages.GrpcStorageProxy(host=host, port=int(port))
+        with quiet_optuna():  # GrpcStorageProxy is "experimental"
+            return optuna.storages.GrpcStorageProxy(host=host, port=int(port))
     if url.startswith("journal:///"):
         from optuna.storages.journal import JournalFileBackend
 
