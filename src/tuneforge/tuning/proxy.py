@@ -13,6 +13,7 @@ worker's trials are failed and retried through the proxy like on PostgreSQL dire
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -50,9 +51,16 @@ def grpc_address(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
+def require_grpcio(key: str) -> None:
+    """A one-line error naming the extra, instead of Optuna's lazy import failing mid-run."""
+    if importlib.util.find_spec("grpc") is None:
+        raise ConfigError(f"{key}: the gRPC storage proxy needs grpcio: pip install 'tuneforge[grpc]'")
+
+
 def open_grpc_proxy(url: str, heartbeat: int | None, callback) -> BaseStorage:
     """A client of the proxy at ``url``, once the server answers (ConfigError if it never does)."""
     host, port = grpc_address(url)
+    require_grpcio("tune.storage")
     with quiet_optuna():  # GrpcStorageProxy is "experimental"
         if heartbeat:
             storage = HeartbeatGrpcStorageProxy(host, port, heartbeat, callback)
@@ -82,6 +90,7 @@ def serve_proxy(storage_url: str, host: str, port: int, ready: Callable[[], None
     if not storage_url.startswith(RDB_SCHEMES):
         raise ConfigError(f"--storage: {storage_url}: the gRPC proxy serves an RDB storage only "
                           "(postgresql://..., mysql://...); Optuna does not proxy journal files")  # fmt: skip
+    require_grpcio("storage serve")
     with setup_lock(storage_url):  # workers may be opening the same fresh database directly
         storage = get_storage(open_storage(storage_url))  # open_storage: our one-line errors
     ready()
