@@ -18,9 +18,12 @@ Each worker opens its storage and study, then waits; the clock starts when all a
 and stops when the last one finishes (process start-up is not counted). Random sampler, so the
 sampler's cost does not grow with the study. PostgreSQL: ``--postgres URL``, or a throwaway
 server started with tests/pg_server.py (Debian's ``postgresql`` binaries) when none is given.
+``grpc`` is the same PostgreSQL through Optuna's gRPC storage proxy: one ``tuneforge storage
+serve`` process started here on a free loopback port, the workers on ``grpc://``.
 
 Usage: ``python benchmarks/storage_throughput.py [--trials 200] [--workers 1 2 4 8]
-[--storages sqlite journal postgresql] [--modes tuneforge optuna] [--postgres URL]``.
+[--storages sqlite journal postgresql grpc] [--modes tuneforge optuna] [--postgres URL]``.
+PostgreSQL direct vs the proxy: ``--storages postgresql grpc``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import contextlib
 import math
 import multiprocessing
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,16 +64,15 @@ class SquareExecutor:
 
 def tuneforge_worker(url: str, study: str, trials: int, index: int, ready, go, done) -> None:
     from tuneforge.tuning.plan import make_plan
-    from tuneforge.tuning.runner import Runner, open_study
-    from tuneforge.tuning.storage import open_storage
+    from tuneforge.tuning.runner import Runner
+    from tuneforge.tuning.startup import open_worker_study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     raw = {"name": study, "data": {"source": "iris"}, "logging": {"report": False},
            "tune": {"trials": trials, "storage": url, "sampler": "random", "pruner": "none",
                     "seed": 0, "space": SPACE}}  # fmt: skip
     plan = make_plan(raw)
-    storage = open_storage(plan.storage, plan.tune.heartbeat)
-    study_ = open_study(plan, storage, worker=index)
+    study_ = open_worker_study(plan, worker=index)
     ready.set()
     go.wait()
     Runner(plan, study_, executor=SquareExecutor()).run()
@@ -76,6 +80,12 @@ def tuneforge_worker(url: str, study: str, trials: int, index: int, ready, go, d
 
 
 def optuna_storage(url: str):
+    if url.startswith("grpc://"):
+        from tuneforge.tuning.quiet import quiet_optuna
+
+        host, port = url.removeprefix("grpc://").rsplit(":", 1)
+        with quiet_optuna():  # GrpcStorageProxy is "experimental"
+            return optuna.storages.GrpcStorageProxy(host=host, port=int(port))
     if url.startswith("journal:///"):
         from optuna.storages.journal import JournalFileBackend
 
@@ -130,7 +140,25 @@ def measure(mode: str, url: str, study: str, trials: int, workers: int) -> tuple
     return complete / (finished_at - released), complete
 
 
-def url_for(storage: str, folder: Path, cell: str, postgres: str | None) -> str:
+@contextlib.contextmanager
+def grpc_proxy(postgres: str):
+    """``tuneforge storage serve`` on ``postgres`` in a subprocess; yields its grpc:// URL."""
+    from pg_server import _free_port
+
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tuneforge", "storage", "serve", "--storage",
+                               postgres, "--port", str(port)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    server.stdout.readline()  # the "serving" line: the storage is open
+    try:
+        yield f"grpc://127.0.0.1:{port}"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def url_for(storage: str, folder: Path, cell: str, postgres: str | None, proxy: str | None) -> str:
+    if storage == "grpc":
+        return proxy
     if storage == "sqlite":
         return f"sqlite:///{folder / (cell + '.db')}"
     if storage == "journal":
@@ -159,8 +187,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--storages", nargs="+", default=["sqlite", "journal", "postgresql"],
-                        choices=["sqlite", "journal", "postgresql"])  # fmt: skip
+    parser.add_argument("--storages", nargs="+", default=["sqlite", "journal", "postgresql", "grpc"],
+                        choices=["sqlite", "journal", "postgresql", "grpc"])  # fmt: skip
     parser.add_argument("--modes", nargs="+", default=["tuneforge", "optuna"], choices=["tuneforge", "optuna"])
     parser.add_argument("--postgres", help="postgresql:// URL (default: a throwaway local server)")
     args = parser.parse_args()
@@ -170,19 +198,21 @@ def main() -> None:
     print(f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} (other jobs on the "
           f"machine make every number here lower and noisier)", flush=True)  # fmt: skip
     with contextlib.ExitStack() as stack:
-        postgres = args.postgres
-        if "postgresql" in args.storages and postgres is None:
-            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        postgres, proxy = args.postgres, None
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        if {"postgresql", "grpc"} & set(args.storages) and postgres is None:
             from pg_server import throwaway_postgres
 
             postgres = stack.enter_context(throwaway_postgres())
+        if "grpc" in args.storages:
+            proxy = stack.enter_context(grpc_proxy(postgres))
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tf-storage-")))
         results = {}
         for storage in args.storages:
             for mode in args.modes:
                 for n in args.workers:
                     cell = f"{storage}-{mode}-{n}"
-                    url = url_for(storage, folder, cell, postgres)
+                    url = url_for(storage, folder, cell, postgres, proxy)
                     results[storage, mode, n] = got = measure(mode, url, cell, args.trials, n)
                     print(f"{cell}: {got}", flush=True)
     print(f"\n{args.trials} finished trials per cell; trials/s (ratio vs {args.workers[0]} worker):\n")

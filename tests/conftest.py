@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from cli_result import Result
+from grpc_proxy import grpc_storage  # noqa: F401  (re-exported as a fixture)
 from pg_server import postgres_url  # noqa: F401  (re-exported as a fixture)
 
 

@@ -381,10 +381,12 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-from tuneforge.cli_tune import study_app, tune  # noqa: E402 - the commands register on `app`
+from tuneforge.cli_storage import storage_app  # noqa: E402 - the commands register on `app`
+from tuneforge.cli_tune import study_app, tune  # noqa: E402
 
 app.command()(tune)
 app.add_typer(study_app, name="study")
+app.add_typer(storage_app, name="storage")
 
 
 def _print_scores(title: str, scores: dict) -> None:

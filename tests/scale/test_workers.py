@@ -138,3 +138,48 @@ def test_workers_train_their_own_cohorts_and_finish_exactly_n(tmp_path, request,
     assert all(t.user_attrs.get("reason") == "surplus" for t in trials if t.state == TrialState.FAIL)
     # Both workers trained cohorts (they start together and each asks four trials at once).
     assert len({t.user_attrs["worker"] for t in trials if t.state == TrialState.COMPLETE}) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["postgresql", "grpc"])
+def test_a_worker_killed_while_training_a_cohort_costs_only_that_cohort(tmp_path, request, backend):
+    """`tune.cohort: 4`: a worker killed mid-cohort leaves exactly its cohort's members FAIL (no
+    more than the cohort size), and each is retried once, by the other workers, with the same
+    parameters. Through the gRPC proxy, tuneforge's attribute heartbeat does the same."""
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
+    url = url or request.getfixturevalue("grpc_storage")[0]
+    name, cohort = f"cohort-killed-{backend}", 4
+    cfg = tmp_path / "cohort.yaml"
+    slow = {**RECIPE["train"], "epochs": 150}  # a cohort trains for seconds: time to kill it
+    cfg.write_text(yaml.safe_dump({**RECIPE, "train": slow, "tune": {**RECIPE["tune"], "cohort": cohort}}))
+    first = worker(cfg, url, name, 2 * cohort)
+    running = _wait_for_running_cohort(first, url, name, cohort)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+
+    finish(worker(cfg, url, name, 2 * cohort), worker(cfg, url, name, 2 * cohort))
+    study = optuna.load_study(study_name=name, storage=open_storage(url))
+    assert count(study, TrialState.COMPLETE) == 2 * cohort
+    failed = [t for t in study.trials if t.state == TrialState.FAIL and t.user_attrs.get("reason") != "surplus"]
+    assert sorted(t.number for t in failed) == sorted(t.number for t in running)
+    for trial in running:
+        retries = [t for t in study.trials if t.system_attrs.get("failed_trial") == trial.number]
+        assert len(retries) == 1
+        assert retries[0].state == TrialState.COMPLETE and retries[0].params == trial.params
+
+
+def _wait_for_running_cohort(process, url: str, name: str, size: int, timeout: float = 300.0):
+    """The worker's first cohort, once all its members have their parameters (it then trains)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the worker ended before the kill: {process.stderr.read()}"
+        try:
+            trials = optuna.load_study(study_name=name, storage=open_storage(url)).get_trials(deepcopy=False)
+        except KeyError:  # not created yet
+            time.sleep(0.2)
+            continue
+        running = [t for t in trials if t.state == TrialState.RUNNING and t.params]
+        if len(running) == size:
+            return running
+        time.sleep(0.1)
+    raise AssertionError("the worker never had a running cohort to kill")

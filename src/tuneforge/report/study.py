@@ -11,6 +11,7 @@ import math
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -24,6 +25,8 @@ from tuneforge.errors import DataError
 #: Optuna writes the names of a tuneforge study's objectives here (tuning runner).
 OBJECTIVES_ATTR = "tuneforge:objectives"
 JOURNAL_PREFIX = "journal:///"
+GRPC_PREFIX = "grpc://"
+GRPC_TIMEOUT_S = 30  # how long a report waits for `tuneforge storage serve` to answer
 DPI = 90
 
 
@@ -43,7 +46,8 @@ def open_study(name: str | None, storage_url: str) -> optuna.Study:
 
 
 def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """``journal:///file.journal`` or an RDB URL (``sqlite:///f.db``, ``postgresql://...``).
+    """``journal:///file.journal``, an RDB URL (``sqlite:///f.db``, ``postgresql://...``) or
+    ``grpc://host:port`` (``tuneforge storage serve``).
 
     Only existing storages: a report never creates one (a typo would make an empty database).
     """
@@ -55,9 +59,22 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     if url.startswith("sqlite:///"):
         _must_exist(Path(url.removeprefix("sqlite:///")), url)
     try:
+        if url.startswith(GRPC_PREFIX):
+            return _grpc_proxy(url)
         return optuna.storages.RDBStorage(url, skip_table_creation=True)
     except Exception as exc:  # SQLAlchemy raises many types for a bad URL or a dead server
         raise DataError(f"--storage: cannot open {url.rsplit('@', 1)[-1]} ({type(exc).__name__})") from None
+
+
+def _grpc_proxy(url: str) -> optuna.storages.BaseStorage:
+    parts = urlsplit(url)
+    if not parts.hostname or parts.port is None:
+        raise ValueError("expected grpc://HOST:PORT")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        storage = optuna.storages.GrpcStorageProxy(host=parts.hostname, port=parts.port)
+    storage.wait_server_ready(timeout=GRPC_TIMEOUT_S)
+    return storage
 
 
 def _must_exist(path: Path, url: str) -> None:

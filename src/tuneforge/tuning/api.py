@@ -15,8 +15,8 @@ from tuneforge.engine.distributed import refuse_torchrun
 from tuneforge.report import write_study_report
 from tuneforge.tuning.plan import StudyPlan, make_plan
 from tuneforge.tuning.result import Study, claim_folder, refit, train_best, write_best
-from tuneforge.tuning.runner import Runner, open_study
-from tuneforge.tuning.storage import open_storage
+from tuneforge.tuning.runner import Runner
+from tuneforge.tuning.startup import open_worker_study
 from tuneforge.tuning.workers import join_workers, share_cores, start_workers
 
 logger = logging.getLogger("tuneforge.tuning")
@@ -58,8 +58,7 @@ def tune(
 def run_plan(plan: StudyPlan, progress=None, log=logger.warning) -> Study:
     """Open the study and run its workers (this process is worker 0) until it is done."""
     refuse_torchrun("tune")
-    storage = open_storage(plan.storage, plan.tune.heartbeat)
-    optuna_study = open_study(plan, storage)
+    optuna_study = open_worker_study(plan)
     helpers, threads = [], None
     if plan.tune.workers > 1:
         threads = share_cores(plan.tune.workers)

@@ -5,7 +5,7 @@ trials can train at once), so :class:`Heartbeat` records the heartbeats of the t
 itself, and the runner calls ``optuna.storages.fail_stale_trials`` before asking: a trial whose
 worker died (kill -9, a lost machine) is failed and, through Optuna's
 ``RetryHeartbeatStaleTrialCallback``, queued again with the same parameters. The journal file
-storage has no heartbeat of its own: :class:`HeartbeatJournalStorage` adds one.
+storage and the gRPC proxy have no heartbeat of their own: :class:`AttrHeartbeat` adds one.
 """
 
 from __future__ import annotations
@@ -30,18 +30,20 @@ def grace_period(interval: int) -> int:
     return 3 * interval
 
 
-class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
-    """Optuna's journal file storage with the heartbeat that only its RDB storage has.
+class AttrHeartbeat(BaseHeartbeat):
+    """Optuna's heartbeat protocol on any storage, kept in a trial system attribute.
 
-    The heartbeat is a trial system attribute ``[trial number, unix time]``; the number keeps a
-    retried copy (which inherits the attributes of the trial it retries) from looking stale.
+    For the storages without a heartbeat of their own: the journal file and the gRPC proxy
+    (``GrpcStorageProxy`` implements no ``BaseHeartbeat``). Mixed in before the storage class.
+    The heartbeat is ``[trial number, unix time]``; the number keeps a retried copy (which
+    inherits the attributes of the trial it retries) from looking stale. Clocks: the beat is
+    the worker's time and staleness is judged by the reader's, so machines need NTP-synced
+    clocks to within a fraction of the grace period (3 beats).
     """
 
     KEY = "tuneforge:heartbeat"
-
-    def __init__(self, backend, interval: int, callback) -> None:
-        super().__init__(backend)
-        self.interval, self.callback = interval, callback
+    interval: int
+    callback: object
 
     def record_heartbeat(self, trial_id: int) -> None:
         number = self.get_trial_number_from_id(trial_id)
@@ -64,6 +66,14 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
 
     def get_heartbeat_stale_trial_callback(self):
         return self.callback
+
+
+class HeartbeatJournalStorage(AttrHeartbeat, JournalStorage):
+    """Optuna's journal file storage with the heartbeat that only its RDB storage has."""
+
+    def __init__(self, backend, interval: int, callback) -> None:
+        super().__init__(backend)
+        self.interval, self.callback = interval, callback
 
 
 class Heartbeat:

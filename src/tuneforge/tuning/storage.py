@@ -1,4 +1,4 @@
-"""Study storages by URL: journal files (the default), SQLite, PostgreSQL, memory.
+"""Study storages by URL: journal files (the default), SQLite, PostgreSQL, a gRPC proxy, memory.
 
 The default is the journal file ``runs/studies.journal`` (``tuneforge.tuning.journal``): on the
 default study it costs a few percent of the search where SQLite through Optuna's RDB storage
@@ -20,6 +20,7 @@ from optuna.storages import (
 from tuneforge.errors import ConfigError, DataError
 from tuneforge.tuning.heartbeat import MAX_RETRY, grace_period
 from tuneforge.tuning.journal import BatchedJournalStorage, JournalFile
+from tuneforge.tuning.proxy import GRPC_PREFIX, open_grpc_proxy
 from tuneforge.tuning.quiet import quiet_optuna
 
 DEFAULT_STORAGE = "journal:///runs/studies.journal"
@@ -30,7 +31,8 @@ JOURNAL_PREFIX = "journal:///"
 
 def open_storage(url: str | None, heartbeat: int | None = None, must_exist: bool = False) -> BaseStorage:
     """The storage behind a URL: ``sqlite:///file.db``, ``postgresql://...``, any SQLAlchemy URL
-    Optuna's RDB storage takes, ``journal:///file.journal`` (a journal file), or None (memory)."""
+    Optuna's RDB storage takes, ``journal:///file.journal`` (a journal file), ``grpc://host:port``
+    (Optuna's storage proxy, tuning/proxy.py), or None (memory)."""
     with quiet_optuna():
         retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
     if url is None or url == "memory":
@@ -39,6 +41,8 @@ def open_storage(url: str | None, heartbeat: int | None = None, must_exist: bool
         path = Path(url.removeprefix(JOURNAL_PREFIX))
         _prepare_file(path, url, must_exist)
         return BatchedJournalStorage(JournalFile(str(path)), heartbeat or 10, retry)
+    if url.startswith(GRPC_PREFIX):
+        return open_grpc_proxy(url, heartbeat, retry)
     if url.startswith("sqlite:///") and ":memory:" not in url:
         _prepare_file(Path(url.removeprefix("sqlite:///")), url, must_exist)
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}

@@ -55,16 +55,15 @@ def join_workers(processes: list, log) -> None:
 def _worker(raw: dict[str, Any], source: str, index: int, ready) -> None:
     from tuneforge.errors import TuneforgeError
     from tuneforge.tuning.plan import make_plan
-    from tuneforge.tuning.runner import Runner, open_study
-    from tuneforge.tuning.storage import open_storage
+    from tuneforge.tuning.runner import Runner
+    from tuneforge.tuning.startup import open_worker_study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         plan = make_plan(raw)
         share_cores(plan.tune.workers)
         plan.source = source
-        storage = open_storage(plan.storage, plan.tune.heartbeat)
-        study = open_study(plan, storage, worker=index)
+        study = open_worker_study(plan, worker=index)
         ready.set()
         interrupted = Runner(plan, study).run()
     except TuneforgeError as exc:
