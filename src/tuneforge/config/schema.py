@@ -15,6 +15,7 @@ from tuneforge.config.arch_schema import (
     INPUT_SHAPE,
     Activation,
     CNNModel,
+    CustomModel,
     Init,
     RNNModel,
     TransformerModel,
@@ -89,7 +90,8 @@ class MLPModel(Strict):
 
 
 ModelConfig = Annotated[
-    LinearModel | LogisticModel | MLPModel | CNNModel | RNNModel | TransformerModel | PretrainedModel,
+    LinearModel | LogisticModel | MLPModel | CNNModel | RNNModel | TransformerModel | PretrainedModel
+    | CustomModel,
     Field(discriminator="kind"),
 ]
 
@@ -230,8 +232,17 @@ class DiagnosticsConfig(Strict):
     exploding: Annotated[float, Field(gt=1)] = 100.0  # total norm / median of the earlier checks
 
 
+BUILTIN_LOSSES = ("mse", "mae", "huber", "cross_entropy", "bce")
+
+
 class TrainConfig(Strict):
-    loss: Literal["mse", "mae", "huber", "cross_entropy", "bce"] | None = None
+    loss: str | None = Field(default=None, description="mse, mae, huber, cross_entropy, bce, or "
+                             "a per-sample loss 'module:function' (docs/custom.md); None: "
+                             "cross_entropy for classification, mse for regression.")
+    metrics: list[str] = Field(default_factory=list, description="Extra scores reported on "
+                               "val and test (and usable as tune.objective): scikit-learn "
+                               "scorer names (balanced_accuracy, matthews_corrcoef, ...) or "
+                               "'module:function' (docs/custom.md).")
     huber_delta: PositiveFloat = 1.0
     label_smoothing: Fraction = 0.0
     optimizer: OptimizerConfig = AdamConfig()
@@ -250,6 +261,16 @@ class TrainConfig(Strict):
     device: str = "auto"
     checkpoint_every: Annotated[int, Field(ge=0)] = 1  # epochs; 0 turns checkpoints off
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+
+    @field_validator("loss")
+    @classmethod
+    def _loss_name(cls, value: str | None) -> str | None:
+        from tuneforge.usercode import is_spec
+
+        if value is None or value in BUILTIN_LOSSES or is_spec(value):
+            return value
+        raise ValueError(f"unknown loss {value!r}; expected one of {list(BUILTIN_LOSSES)} or a "
+                         "per-sample loss 'module:function'")  # fmt: skip
 
     @field_validator("batch_size", mode="before")
     @classmethod
