@@ -47,7 +47,8 @@ def give(obj: Any, kind: str) -> str:
         if module != "__main__" and _imported(module, name) is obj:
             _given[spec] = obj
             return spec
-    spec = f"{GIVEN}:{name if isinstance(name, str) and '<' not in name else kind}_{id(obj):x}"
+    short = getattr(obj, "__name__", None)
+    spec = f"{GIVEN}:{short if isinstance(short, str) and short.isidentifier() else kind}_{id(obj):x}"
     _given[spec] = obj
     return spec
 

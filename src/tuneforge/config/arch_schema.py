@@ -98,16 +98,18 @@ class CustomModel(_Strict):
     """Any ``nn.Module``: ``factory(n_inputs=..., n_outputs=..., **args)`` (docs/custom.md)."""
 
     kind: Literal["custom"] = "custom"
-    factory: str = Field(description="The model factory as 'module:attribute' (a class or "
-                         "function), imported from the working directory or PYTHONPATH; called "
-                         "with n_inputs=, n_outputs= and the args, it returns an nn.Module.")
+    factory: str | None = Field(default=None, description="The model factory as "
+                                "'module:attribute' (a class or function), imported from the "
+                                "working directory or PYTHONPATH; called with n_inputs=, "
+                                "n_outputs= and the args, it returns an nn.Module. None only when "
+                                "the Python API is given the model (tuneforge.train(cfg, model=...)).")
     args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the "
                                  "factory; each one is tunable as model.args.<name>.")
 
     @field_validator("factory")
     @classmethod
-    def _factory_spec(cls, value: str) -> str:
-        return _user_code(value)
+    def _factory_spec(cls, value: str | None) -> str | None:
+        return value if value is None else _user_code(value)
 
     @field_validator("args")
     @classmethod

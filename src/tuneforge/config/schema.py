@@ -339,8 +339,9 @@ class Config(Strict):
     @field_validator("model", mode="before")
     @classmethod
     def _default_model_kind(cls, value: Any) -> Any:
-        if isinstance(value, dict) and "kind" not in value:
-            return {"kind": "mlp", **value}
+        if isinstance(value, dict) and "kind" not in value:  # factory/args: the user's model
+            custom = "factory" in value or "args" in value
+            return {"kind": "custom" if custom else "mlp", **value}
         return value
 
     @model_validator(mode="before")

@@ -84,12 +84,12 @@ def _table_rows(x: np.ndarray, name: str) -> pd.DataFrame:
 
 
 def _named_arrays(arrays: dict, cfg: DataConfig, name: str) -> Table | ArraySource:
-    arrays = dict(arrays)
     target = cfg.target or "y"
-    x = arrays.pop("X", arrays.pop("x", None))
     if target not in arrays:
         raise DataError(f"data.source: {name}: data.target array {target!r} not found in "
                         f"{sorted(map(str, arrays))}")  # fmt: skip
+    arrays = dict(arrays)
+    x = arrays.pop("X", arrays.pop("x", None))
     y = arrays.pop(target)
     if x is None:  # named 1-D columns
         return frame_table(pd.DataFrame({**arrays, target: y}), name, target, cfg.task, cfg.features)

@@ -21,6 +21,9 @@ from tuneforge.usercode import describe, load
 
 def build_custom(cfg: CustomModel, n_in: int | Sequence[int], n_out: int) -> nn.Module:
     """``factory(n_inputs=n_in, n_outputs=n_out, **args)``, checked to be an ``nn.Module``."""
+    if cfg.factory is None:
+        raise ConfigError("model.factory: model.kind custom needs a factory 'module:attribute' "
+                          "(or the model itself: tuneforge.train(cfg, model=...))")  # fmt: skip
     factory = load(cfg.factory, "model.factory")
     name = describe(cfg.factory)
     if not callable(factory):

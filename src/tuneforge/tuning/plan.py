@@ -18,6 +18,7 @@ from tuneforge.tuning.objective import Objective, resolve_objectives
 from tuneforge.tuning.samplers import SAMPLERS
 from tuneforge.tuning.space import SearchSpace, default_space
 from tuneforge.tuning.storage import is_sqlite
+from tuneforge.usercode import is_spec
 
 #: Where parallel workers go when no storage was chosen: SQLite is unsafe for them (optuna#820).
 PARALLEL_STORAGE = "journal:///runs/studies.journal"
@@ -139,7 +140,8 @@ def _wants_cv(tune: TuneConfig) -> bool:
 def _study_name(cfg: Config) -> str:
     if cfg.tune.study:
         return cfg.tune.study
-    return cfg.name or f"{Path(cfg.data.source).stem}-{cfg.model.kind}"
+    source = cfg.data.source.rsplit(":", 1)[-1] if is_spec(cfg.data.source) else Path(cfg.data.source).stem
+    return cfg.name or f"{source}-{cfg.model.kind}"
 
 
 def _pruner(tune: TuneConfig, n_objectives: int) -> str:
