@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from user_code import forget, write_module
 
 
