@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench gpu-wheels gpu-check-cpu clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,14 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/trainer_overhead.py
 	cd benchmarks && ../$(BIN)/python tune_throughput.py
+
+# Wheels a lent GPU machine lacks (Optuna, pydantic, skops, cmaes...), for benchmarks/gpu_check.sh.
+gpu-wheels: setup
+	$(BIN)/python benchmarks/gpu_wheels.py .whl
+
+# The GPU check rehearsed on this machine's CPU (its tables land in runs/gpu-check-cpu/).
+gpu-check-cpu: setup
+	QUICK=1 PYTHON=$(abspath $(BIN)/python) benchmarks/gpu_check.sh runs/gpu-check-cpu cpu
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
