@@ -283,16 +283,20 @@ def init(
     list_: Annotated[bool, typer.Option("--list", help="List the starters.")] = False,
 ) -> None:
     """Write a commented starter config."""
-    from tuneforge.config.starters import STARTERS, starter_text
+    from tuneforge.config.starters import STARTERS, companion_files, starter_text
 
     if list_:
         for name, description in STARTERS.items():
             typer.echo(f"{name:12} {description}")
         return
-    text = starter_text(example)  # an unknown starter is named before the file is looked at
-    if out.exists() and not force:
-        raise TuneforgeError(f"{out}: already exists; pass --force to overwrite it")
+    text, companions = starter_text(example), companion_files(example)  # an unknown starter is named first
+    for path in [out, *(out.parent / file for file in companions)]:
+        if path.exists() and not force:
+            raise TuneforgeError(f"{path}: already exists; pass --force to overwrite it")
     out.write_text(text)
+    for file, code in companions.items():
+        (out.parent / file).write_text(code)
+        console.print(f"wrote {out.parent / file}")
     console.print(f"wrote {out}; run it with: tuneforge train {out}")
 
 

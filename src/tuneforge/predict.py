@@ -11,10 +11,13 @@ import torch
 from tuneforge.data.sources import load_table
 from tuneforge.data.split import holdout
 from tuneforge.data.tensors import as_rows, load_arrays, read_npz_arrays
+from tuneforge.data.usersource import load_user_source
 from tuneforge.engine.module import predict_tensor
 from tuneforge.errors import DataError
 from tuneforge.evaluate.metrics import final_metrics
+from tuneforge.evaluate.scorers import extra_scores
 from tuneforge.run import load_run
+from tuneforge.usercode import is_spec
 
 #: data.source of a model fitted through tuneforge.sklearn (sklearn/_recipe.py).
 ARRAYS = "arrays"
@@ -74,8 +77,9 @@ def evaluate_run(run_dir: Path, data: Path | None = None, part: str = "test") ->
     except ValueError as exc:  # a label the model never saw
         raise DataError(f"{name}: target column: {exc}") from None
     pred = predict_tensor(run.model, torch.as_tensor(x)).numpy()
-    enc = run.encoder
-    return final_metrics(pred, y, run.summary["task"], enc.target_mean, enc.target_std)
+    enc, task = run.encoder, run.summary["task"]
+    extra = extra_scores(run.config.train.metrics, pred, y, task, enc.target_mean, enc.target_std)
+    return final_metrics(pred, y, task, enc.target_mean, enc.target_std) | extra
 
 
 def _table_rows(run, data: Path | None, part: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -83,7 +87,10 @@ def _table_rows(run, data: Path | None, part: str) -> tuple[pd.DataFrame, pd.Ser
     if data is not None:
         table = load_table(str(data), cfg.target, run.summary["task"], cfg.features)
         return table.features, table.target
-    table = load_table(cfg.source, cfg.target, cfg.task, cfg.features)
+    if is_spec(cfg.source):  # the user's data function, imported again
+        table = load_user_source(cfg)
+    else:
+        table = load_table(cfg.source, cfg.target, cfg.task, cfg.features)
     rows = _split_rows(table.target, table.task, cfg, part)
     return table.features.iloc[rows], table.target.iloc[rows]
 
@@ -93,7 +100,7 @@ def _array_rows(run, data: Path | None, part: str) -> tuple[np.ndarray, pd.Serie
     if data is not None:
         x, y, lengths = read_npz_arrays(Path(data), cfg.target or "y")
         return as_rows(x, cfg.shape, str(data), lengths), pd.Series(y)
-    src = load_arrays(cfg)
+    src = load_user_source(cfg) if is_spec(cfg.source) else load_arrays(cfg)
     rows = _split_rows(src.target, src.task, cfg, part)
     return src.x[rows], src.target.iloc[rows]
 

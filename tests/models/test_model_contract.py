@@ -10,6 +10,7 @@ import torch
 
 from tuneforge.config import validate
 from tuneforge.models import MODELS, build_model
+from tuneforge.usercode import give
 
 #: kind -> (model config, n_in as the data gives it, a batch of 5 rows)
 EXAMPLES = {
@@ -25,7 +26,15 @@ EXAMPLES = {
     # a tiny finished run (iris: 4 features) as the source, with a new, seeded head
     "pretrained": (lambda: {"kind": "pretrained", "source": _source_run(), "new_head": True}, 4,
                    lambda: torch.randn(5, 4)),
+    # the user's factory, handed over as the Python API does (tuneforge.train(cfg, model=...))
+    "custom": (lambda: {"kind": "custom", "factory": give(_users_net, "model"), "args": {"width": 5}},
+               6, lambda: torch.randn(5, 6)),
 }  # fmt: skip
+
+
+def _users_net(n_inputs, n_outputs, width):
+    return torch.nn.Sequential(torch.nn.Linear(n_inputs, width), torch.nn.LayerNorm(width),
+                               torch.nn.GELU(), torch.nn.Linear(width, n_outputs))  # fmt: skip
 
 
 @functools.cache

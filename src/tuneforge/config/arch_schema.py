@@ -6,7 +6,7 @@ file stays a readable list of sections. docs/models.md describes every key.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationInfo, field_validator
 
@@ -82,4 +82,39 @@ class TransformerModel(_SequenceModel):
         d_model = info.data.get("d_model")
         if d_model is not None and d_model % value:
             raise ValueError(f"model.d_model {d_model} must be divisible by the number of heads")
+        return value
+
+
+def _user_code(value: str) -> str:
+    """A ``module:attribute`` spec, checked for its form (importing waits for the run)."""
+    from tuneforge.usercode import is_spec
+
+    if not is_spec(value):
+        raise ValueError("expected 'module:attribute' (e.g. nets:ResidualMLP)")
+    return value
+
+
+class CustomModel(_Strict):
+    """Any ``nn.Module``: ``factory(n_inputs=..., n_outputs=..., **args)`` (docs/custom.md)."""
+
+    kind: Literal["custom"] = "custom"
+    factory: str | None = Field(default=None, description="The model factory as "
+                                "'module:attribute' (a class or function), imported from the "
+                                "working directory or PYTHONPATH; called with n_inputs=, "
+                                "n_outputs= and the args, it returns an nn.Module. None only when "
+                                "the Python API is given the model (tuneforge.train(cfg, model=...)).")
+    args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the "
+                                 "factory; each one is tunable as model.args.<name>.")
+
+    @field_validator("factory")
+    @classmethod
+    def _factory_spec(cls, value: str | None) -> str | None:
+        return value if value is None else _user_code(value)
+
+    @field_validator("args")
+    @classmethod
+    def _not_reserved(cls, value: dict[str, Any]) -> dict[str, Any]:
+        taken = sorted({"n_inputs", "n_outputs"} & set(value))
+        if taken:
+            raise ValueError(f"{', '.join(taken)} are given by tuneforge from the data, not args")
         return value

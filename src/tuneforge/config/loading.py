@@ -18,7 +18,7 @@ _UNION_TAGS = {
     "sgd", "adam", "adamw", "rmsprop", "adagrad",
     "constant", "inverse_time", "exponential", "step", "cosine", "plateau", "onecycle",
 }  # fmt: skip
-_UNION_TAGS |= {"cnn", "rnn", "transformer", "pretrained"}
+_UNION_TAGS |= {"cnn", "rnn", "transformer", "pretrained", "custom"}
 
 
 def load_config(

@@ -15,6 +15,7 @@ from tuneforge.config.arch_schema import (
     INPUT_SHAPE,
     Activation,
     CNNModel,
+    CustomModel,
     Init,
     RNNModel,
     TransformerModel,
@@ -94,7 +95,8 @@ class MLPModel(Strict):
 
 
 ModelConfig = Annotated[
-    LinearModel | LogisticModel | MLPModel | CNNModel | RNNModel | TransformerModel | PretrainedModel,
+    LinearModel | LogisticModel | MLPModel | CNNModel | RNNModel | TransformerModel | PretrainedModel
+    | CustomModel,
     Field(discriminator="kind"),
 ]
 
@@ -242,8 +244,17 @@ def _positive_int_or(value: Any, word: str) -> Any:
     raise ValueError(f"expected a positive integer or {word!r}")
 
 
+BUILTIN_LOSSES = ("mse", "mae", "huber", "cross_entropy", "bce")
+
+
 class TrainConfig(Strict):
-    loss: Literal["mse", "mae", "huber", "cross_entropy", "bce"] | None = None
+    loss: str | None = Field(default=None, description="mse, mae, huber, cross_entropy, bce, or "
+                             "a per-sample loss 'module:function' (docs/custom.md); None: "
+                             "cross_entropy for classification, mse for regression.")
+    metrics: list[str] = Field(default_factory=list, description="Extra scores reported on "
+                               "val and test (and usable as tune.objective): scikit-learn "
+                               "scorer names (balanced_accuracy, matthews_corrcoef, ...) or "
+                               "'module:function' (docs/custom.md).")
     huber_delta: PositiveFloat = 1.0
     label_smoothing: Fraction = 0.0
     optimizer: OptimizerConfig = AdamConfig()
@@ -271,6 +282,16 @@ class TrainConfig(Strict):
     @classmethod
     def _epochs(cls, value: Any) -> Any:
         return _positive_int_or(value, "auto")
+
+    @field_validator("loss")
+    @classmethod
+    def _loss_name(cls, value: str | None) -> str | None:
+        from tuneforge.usercode import is_spec
+
+        if value is None or value in BUILTIN_LOSSES or is_spec(value):
+            return value
+        raise ValueError(f"unknown loss {value!r}; expected one of {list(BUILTIN_LOSSES)} or a "
+                         "per-sample loss 'module:function'")  # fmt: skip
 
     @field_validator("batch_size", mode="before")
     @classmethod
@@ -338,8 +359,9 @@ class Config(Strict):
     @field_validator("model", mode="before")
     @classmethod
     def _default_model_kind(cls, value: Any) -> Any:
-        if isinstance(value, dict) and "kind" not in value:
-            return {"kind": "mlp", **value}
+        if isinstance(value, dict) and "kind" not in value:  # factory/args: the user's model
+            custom = "factory" in value or "args" in value
+            return {"kind": "custom" if custom else "mlp", **value}
         return value
 
     @model_validator(mode="before")

@@ -14,10 +14,19 @@ STARTERS = {
     "rnn": "LSTM forecasting a noisy sine wave (regression)",
     "transformer": "transformer encoder on digits as sequences, warmup + cosine",
     "finetune": "fine-tune a finished run (model.kind: pretrained, freezing, per-group rates)",
+    "custom": "your own nn.Module and data function (writes nets.py beside it too)",
 }
+#: Files a starter needs beside the recipe: written into the recipe's folder.
+COMPANIONS = {"custom": ["nets.py"]}
 
 
 def starter_text(name: str) -> str:
     if name not in STARTERS:
         raise ConfigError(f"--example: unknown starter {name!r}; expected one of {list(STARTERS)}")
     return resources.files("tuneforge.config").joinpath("starters", f"{name}.yaml").read_text()
+
+
+def companion_files(name: str) -> dict[str, str]:
+    """``{file name: text}`` written beside the starter ``name`` (its user code)."""
+    folder = resources.files("tuneforge.config").joinpath("starters")
+    return {file: folder.joinpath(file).read_text() for file in COMPANIONS.get(name, [])}

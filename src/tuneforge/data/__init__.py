@@ -27,7 +27,9 @@ from tuneforge.data.sources import BUILTIN, Table, load_table
 from tuneforge.data.split import holdout, kfold
 from tuneforge.data.tensors import ArraySource, fit_array_encoder, load_arrays
 from tuneforge.data.text import encode_text, text_table
+from tuneforge.data.usersource import load_user_source
 from tuneforge.errors import DataError
+from tuneforge.usercode import is_spec
 
 __all__ = ["BUILTIN", "Batches", "Dataset", "Encoder", "from_arrays", "load_table", "prepare"]
 
@@ -97,7 +99,9 @@ def prepare(
         fold: for k-fold runs, which of ``cfg.folds`` folds of the non-test rows is validation.
         refit: train on train+val (no validation part), e.g. to refit a tuned recipe.
     """
-    if cfg.shape in ("image", "sequence"):
+    if is_spec(cfg.source):  # the user's function, or rows given to the Python API
+        table = load_user_source(cfg)
+    elif cfg.shape in ("image", "sequence"):
         table = load_arrays(cfg)
     else:
         table = load_table(cfg.source, cfg.target, cfg.task, cfg.features)

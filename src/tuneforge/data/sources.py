@@ -65,7 +65,7 @@ def load_table(
         loader, builtin_task = BUILTIN[source]
         frame, y = loader()
         check_features_exclude_target(features, y.name, source)
-        return Table(_select(frame, features, source), y, task or builtin_task, source)
+        return Table(select_columns(frame, features, source), y, task or builtin_task, source)
     path = Path(source)
     readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".npz": _read_npz}
     suffix = path.suffix.lower()
@@ -82,16 +82,26 @@ def load_table(
         raise
     except Exception as exc:  # pandas/pyarrow raise many types for a malformed file
         raise DataError(f"{source}: cannot read the file ({type(exc).__name__}: {exc})") from None
+    return frame_table(frame, source, target, task, features)
+
+
+def frame_table(
+    frame: pd.DataFrame, source: str, target: str | None, task: str | None, features: list[str] | None
+) -> Table:
+    """A :class:`Table` from a whole frame and the name of its target column.
+
+    ``source`` names the file (or function) as the user wrote it, so messages point at it.
+    """
     if target is None:
         raise DataError(f"data.target: {source} needs the name of its target column")
     if target not in frame.columns:
         raise DataError(f"{source}: data.target column {target!r} not found in {list(frame.columns)}")
     check_features_exclude_target(features, target, source)
+    frame = frame.copy()
     y = frame.pop(target)
     if y.isna().any():
         raise DataError(f"{source}: target column {target!r} has {int(y.isna().sum())} missing values")
-    # Messages name the file as the user wrote it, so they can find it.
-    return Table(_select(frame, features, source), y, task or infer_task(y), source)
+    return Table(select_columns(frame, features, source), y, task or infer_task(y), source)
 
 
 def infer_task(y: pd.Series) -> str:
@@ -102,7 +112,7 @@ def infer_task(y: pd.Series) -> str:
     return "classification" if integral and y.nunique() <= MAX_INFERRED_CLASSES else "regression"
 
 
-def _select(frame: pd.DataFrame, features: list[str] | None, source: str) -> pd.DataFrame:
+def select_columns(frame: pd.DataFrame, features: list[str] | None, source: str) -> pd.DataFrame:
     if features is None:
         return frame
     missing = [name for name in features if name not in frame.columns]

@@ -68,7 +68,7 @@ ARRAY_BUILTIN = {"digits": (digits_images, "classification"), "sine": (sine_sour
 
 def load_arrays(cfg: DataConfig) -> ArraySource:
     """Read ``cfg.source`` as images or sequences (``cfg.shape``)."""
-    _check_table_keys(cfg)
+    check_table_keys(cfg)
     source = cfg.source
     path = Path(source)
     lengths = None
@@ -90,7 +90,7 @@ def load_arrays(cfg: DataConfig) -> ArraySource:
     return ArraySource(x, pd.Series(y, name=cfg.target or "y"), task, source)
 
 
-def _check_table_keys(cfg: DataConfig) -> None:
+def check_table_keys(cfg: DataConfig) -> None:
     prep = [name for name in ("polynomial", "select", "pca") if getattr(cfg.prep, name)]
     if prep:
         raise DataError(f"data.prep: {', '.join(prep)} work on table rows, not {cfg.shape} data")

@@ -201,13 +201,14 @@ def lr_find(cfg, **options) -> LRCurve:
     """Build ``cfg``'s data, model and recipe, as ``tuneforge train`` would, and run the test."""
     from tuneforge.data import prepare
     from tuneforge.engine.setup import resolve_device, seed_everything
-    from tuneforge.models import build_model
+    from tuneforge.models import build_model, check_model
 
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     device = resolve_device(cfg.train.device)
     data = prepare(cfg.data, device)
     recipe = Recipe.build(cfg.train, data)
     model = build_model(cfg.model, data.n_features, recipe.n_outputs, seed=cfg.train.seed).to(device)
+    check_model(cfg.model, model, data.x["train"], recipe.n_outputs)
     return range_test(model, data, recipe, seed=cfg.train.seed, **options)
 
 

@@ -14,7 +14,14 @@ import torch
 from tuneforge.config.schema import TrainConfig
 from tuneforge.errors import ConfigError
 from tuneforge.recipe.budget import with_epochs
-from tuneforge.recipe.losses import LOSSES, Loss, default_loss, make_loss, n_outputs
+from tuneforge.recipe.losses import (
+    LOSSES,
+    Loss,
+    check_user_loss,
+    default_loss,
+    make_loss,
+    n_outputs,
+)
 from tuneforge.recipe.optimizers import OPTIMIZERS, make_optimizer
 from tuneforge.recipe.regularization import (
     add_penalty_grad_,
@@ -23,6 +30,7 @@ from tuneforge.recipe.regularization import (
     soft_threshold_,
 )
 from tuneforge.recipe.schedules import SCHEDULES, Plateau, lr_factors
+from tuneforge.usercode import is_spec
 
 __all__ = [
     "add_penalty_grad_",
@@ -70,6 +78,9 @@ class Recipe:
         steps = -(-batches // cfg.accumulate)
         per_epoch = cfg.schedule.interval == "epoch"
         total = cfg.epochs if per_epoch else steps * cfg.epochs
+        loss, outputs = make_loss(cfg, data.task), n_outputs(name, data.n_classes)
+        if is_spec(name):  # the user's loss: its shape is checked before the first step
+            check_user_loss(name, loss, outputs, data.y["train"].cpu())
         return cls(
             cfg=cfg,
             task=data.task,

@@ -20,7 +20,7 @@ def check_against_data(cfg: Config, data) -> None:
     """Loss and model against the task, the watched metrics, token ids against the vocabulary."""
     source, task = cfg.data.source, data.task
     loss = cfg.train.loss
-    if loss is not None and LOSS_TASK[loss] != task:
+    if loss in LOSS_TASK and LOSS_TASK[loss] != task:  # a user's loss (module:function) fits any
         raise ConfigError(f"train.loss: {loss} is a {LOSS_TASK[loss]} loss but {source} is a "
                           f"{task} task; {_LOSS_FIX[task]}")  # fmt: skip
     if cfg.model.kind == "logistic" and task == "regression":
@@ -28,6 +28,10 @@ def check_against_data(cfg: Config, data) -> None:
                           "a regression task; use kind: linear")  # fmt: skip
     check_monitors(cfg, data)
     _check_token_ids(cfg, data)
+    if cfg.train.metrics:
+        from tuneforge.evaluate.scorers import check_metrics  # scikit-learn's scorer registry
+
+        check_metrics(cfg.train.metrics)
 
 
 def check_monitors(cfg: Config, data) -> None:

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from tuneforge.config.schema import TrainConfig
+from tuneforge.errors import ConfigError
+from tuneforge.usercode import describe, is_spec, load
 
 Loss = Callable[..., torch.Tensor]
 
@@ -87,6 +89,8 @@ def default_loss(task: str) -> str:
 
 def make_loss(cfg: TrainConfig, task: str) -> Loss:
     name = cfg.loss or default_loss(task)
+    if is_spec(name):
+        return partial(user_loss, load(name, "train.loss"))
     if name == "huber":
         return partial(huber, delta=cfg.huber_delta)
     if name == "cross_entropy":
@@ -95,5 +99,42 @@ def make_loss(cfg: TrainConfig, task: str) -> Loss:
 
 
 def n_outputs(loss: str, n_classes: int | None) -> int:
-    """Model outputs a loss needs: one logit per class for cross-entropy, else one."""
-    return n_classes if loss == "cross_entropy" else 1
+    """Model outputs a loss needs: one logit per class for cross-entropy (and a user loss on
+    classes), else one."""
+    if loss == "cross_entropy" or (is_spec(loss) and n_classes is not None):
+        return n_classes
+    return 1
+
+
+def user_loss(fn: Callable, pred: torch.Tensor, y: torch.Tensor, reduction: str = "none") -> torch.Tensor:
+    """A ``train.loss: module:function`` as the engines call losses.
+
+    ``fn(pred [n, outputs], y [n]) -> [n]`` per-sample losses; cohort members (leading dims of
+    ``pred``) are flattened into rows and back, which is exact because each row's loss depends
+    on that row only. The reduction is ours, so every engine and reduction keeps working.
+    """
+    target = y.expand(pred.shape[:-1])
+    per_sample = fn(pred.reshape(-1, pred.shape[-1]), target.reshape(-1)).view(target.shape)
+    if reduction == "mean":
+        return per_sample.mean()
+    return per_sample.sum() if reduction == "sum" else per_sample
+
+
+def check_user_loss(spec: str, loss: Loss, n_outputs: int, y: torch.Tensor) -> None:
+    """Call the user's loss on a few rows before the first step: it must give one finite-typed
+    value per row (shape ``[rows]``), or fail here as one line naming it."""
+    name = describe(spec)
+    y = y[:3]
+    pred = torch.zeros(len(y), n_outputs, requires_grad=True)
+    try:
+        out = loss.args[0](pred, y)  # the function itself, before our reshaping
+    except Exception as exc:  # the user's code
+        raise ConfigError(f"train.loss: {name}(pred [{len(y)}, {n_outputs}], y [{len(y)}]) raised "
+                          f"{type(exc).__name__}: {exc}") from None  # fmt: skip
+    if not isinstance(out, torch.Tensor) or list(out.shape) != [len(y)]:
+        got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ConfigError(f"train.loss: {name}: expected per-sample losses of shape [{len(y)}] for "
+                          f"{len(y)} rows (no reduction), got {got}")  # fmt: skip
+    if not out.is_floating_point() or not out.requires_grad:
+        raise ConfigError(f"train.loss: {name}: expected a floating-point loss computed from pred "
+                          "(differentiable), got one without a gradient")  # fmt: skip

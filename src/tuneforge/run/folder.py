@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from tuneforge.config import Config, load_config
+from tuneforge.config import Config, load_config, to_dict, validate
+from tuneforge.config.given import with_given
 from tuneforge.data import Encoder
 from tuneforge.engine.module import predict_tensor
 from tuneforge.errors import DataError
@@ -58,11 +60,15 @@ class Run:
         return predict_tensor(self.model, x).cpu().numpy()
 
 
-def load_run(path: str | Path, *, for_prediction: bool = False) -> Run:
+def load_run(path: str | Path, *, model: Any = None, for_prediction: bool = False) -> Run:
     """Read a run directory written by ``train`` (safetensors + skops: nothing unpickled).
+
+    A ``model.kind: custom`` run imports its ``model.factory`` again.
 
     Args:
         path: the run directory.
+        model: the class or factory of a custom run instead of importing it again (needed
+            when it was handed to ``train`` from a script's ``__main__``).
         for_prediction: the run will only predict (``tuneforge predict``): read the encoder's
             plain form when it has one, which starts faster (``Encoder.load_for_prediction``).
     """
@@ -72,15 +78,17 @@ def load_run(path: str | Path, *, for_prediction: bool = False) -> Run:
     if missing:
         raise DataError(f"{folder}: not a finished run directory (missing {', '.join(missing)})")
     cfg = load_config(folder / "config.yaml")
+    if model is not None:
+        cfg = validate(with_given(to_dict(cfg), model), source=str(folder / "config.yaml"))
     summary = json.loads((folder / "summary.json").read_text())
     shape = summary["model"]
-    model = build_model(cfg.model, shape["inputs"], shape["outputs"])
-    model.load_state_dict(load_file(folder / "model.safetensors"))
-    model.eval()
+    net = build_model(cfg.model, shape["inputs"], shape["outputs"])
+    net.load_state_dict(load_file(folder / "model.safetensors"))
+    net.eval()
     history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()
                if line.strip()] if (folder / "metrics.jsonl").is_file() else []  # fmt: skip
     load = Encoder.load_for_prediction if for_prediction else Encoder.load
-    return Run(cfg, model, load(folder / "encoder.skops"), history, summary, folder)
+    return Run(cfg, net, load(folder / "encoder.skops"), history, summary, folder)
 
 
 def write_outputs(cfg: Config, folder: Path, model: nn.Module, summary: dict) -> None:

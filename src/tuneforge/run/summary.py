@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from tuneforge.config import Config
 from tuneforge.data import Dataset
 from tuneforge.diagnose import diagnose_run
 from tuneforge.engine.module import FitResult, evaluate, predict_tensor
 from tuneforge.evaluate.metrics import final_metrics
+from tuneforge.evaluate.scorers import extra_scores
 from tuneforge.models import count_parameters
 from tuneforge.recipe import Recipe
 
@@ -22,8 +25,11 @@ def summarize(cfg: Config, data: Dataset, recipe: Recipe, model, result: FitResu
             scores |= evaluate(model, data, part, recipe)
         if data.size(part):
             pred = predict_tensor(model, data.x[part]).cpu().numpy()
-            extra = final_metrics(pred, data.y[part].cpu().numpy(), data.task,
-                                  recipe.target_mean, recipe.target_std)  # fmt: skip
+            y = data.y[part].cpu().numpy()
+            extra = final_metrics(pred, y, data.task, recipe.target_mean, recipe.target_std)
+            if cfg.train.metrics and np.isfinite(pred).all():
+                extra |= extra_scores(cfg.train.metrics, pred, y, data.task, recipe.target_mean,
+                                      recipe.target_std)  # fmt: skip
             scores |= {f"{part}/{k}": v for k, v in extra.items()}
     warnings, diagnosis = diagnose_run(cfg, data, recipe, result)
     return {

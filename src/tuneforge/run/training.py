@@ -5,16 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from tuneforge.config import Config, dump_config, load_config, to_dict, validate
+from tuneforge.config.given import with_given
 from tuneforge.data import Dataset, prepare
 from tuneforge.diagnose import GradientHealth
 from tuneforge.engine import checkpoint, distributed
 from tuneforge.engine.module import EpochCallback, ModuleTrainer
 from tuneforge.engine.setup import check_devices_per_rank, resolve_device, seed_everything
-from tuneforge.models import build_model
+from tuneforge.models import build_model, check_model
 from tuneforge.recipe import Recipe
 from tuneforge.recipe.checks import check_against_data
 from tuneforge.report.trackers import Trackers
@@ -30,17 +32,25 @@ def train(
     callbacks: Sequence[EpochCallback] = (),
     fold: int | None = None,
     refit: bool = False,
-    data: Dataset | None = None,
+    data: Dataset | Any = None,
+    model: Any = None,
 ) -> Run:
     """Train one recipe; with ``out``, write the run directory there (resumable with ``resume``).
 
     ``data`` reuses a data set already made by ``prepare(cfg.data, device, fold, refit)`` (a
-    study's trials share one instead of loading and encoding the same rows again).
+    study's trials share one instead of loading and encoding the same rows again), or gives the
+    rows themselves: a DataFrame (with ``data.target``), ``(X, y)`` or a dict of arrays, split and
+    encoded like a file. ``model`` is an ``nn.Module`` class or factory used as ``model.kind:
+    custom`` (``model.args`` still apply); see docs/custom.md.
 
     Under ``torchrun`` every rank calls this: each trains on its shard of every global batch
     (DDP), all ranks read a checkpoint to resume, and only rank 0 writes to ``out``.
     """
     cfg = cfg if isinstance(cfg, Config) else load_config(cfg)
+    if model is not None or (data is not None and not isinstance(data, Dataset)):
+        given = None if isinstance(data, Dataset) else data
+        cfg = validate(with_given(to_dict(cfg), model, given), source="config")
+        data = data if isinstance(data, Dataset) else None
     started = time.perf_counter()
     world = distributed.world_from_env()
     trackers = Trackers(cfg, out, enabled=world.is_main)  # checks the logging packages exist
@@ -51,6 +61,7 @@ def train(
     recipe = Recipe.build(cfg.train, data)
     cfg = with_inferred(cfg, data, recipe)
     model = build_model(cfg.model, data.n_features, recipe.n_outputs, seed=cfg.train.seed).to(device)
+    check_model(cfg.model, model, data.x["train"], recipe.n_outputs)
     if world.distributed:  # a dropout stream per rank (the weights are rank 0's: DDP broadcasts)
         torch.manual_seed(cfg.train.seed + world.rank)
     health = GradientHealth(model, cfg.train.diagnostics) if cfg.train.diagnostics.grad_every else None
@@ -89,7 +100,8 @@ def check_inputs(cfg: Config, processes: int = 1) -> None:
     data = prepare(cfg.data, torch.device("cpu"))
     check_against_data(cfg, data)
     recipe = Recipe.build(cfg.train, data)
-    build_model(with_inferred(cfg, data, recipe).model, data.n_features, recipe.n_outputs)
+    model = build_model(with_inferred(cfg, data, recipe).model, data.n_features, recipe.n_outputs)
+    check_model(cfg.model, model, data.x["train"], recipe.n_outputs)
     Augmenter.build(cfg.train.augment, data.x["train"], cfg.train.seed)
 
 

@@ -28,6 +28,8 @@ def tune(
     overrides: Iterable[str] = (),
     progress=None,
     log=logger.warning,
+    model: Any = None,
+    data: Any = None,
     **options: Any,
 ) -> Study:
     """Tune a recipe's hyperparameters with Optuna; returns the :class:`Study`.
@@ -38,6 +40,9 @@ def tune(
         overrides: ``"dotted.key=value"`` strings, as ``--set`` on the command line.
         progress: called as ``progress(counts, trials)`` while the study runs (the CLI's bar).
         log: where notes and trial failures go (default: the ``tuneforge.tuning`` logger).
+        model: an ``nn.Module`` class or factory, tuned as ``model.kind: custom`` (its
+            ``model.args`` are tunable as ``model.args.<name>``; docs/custom.md).
+        data: the rows: a DataFrame (with ``data.target``), ``(X, y)`` or a dict of arrays.
         **options: any ``tune`` key, winning over the config: ``trials=16``, ``storage=None``
             (in memory), ``study="name"``, ``workers=4``, ``sampler="random"``...
 
@@ -48,7 +53,7 @@ def tune(
         2
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    plan = make_plan(cfg, overrides, options)
+    plan = make_plan(cfg, overrides, options, given=(model, data))
     for note in plan.notes:
         log(note)
     study = run_plan(plan, progress, log)

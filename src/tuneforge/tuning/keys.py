@@ -23,7 +23,7 @@ class KeyInfo:
     """What the schema says about one dotted key."""
 
     exists: bool
-    kind: str = "other"  # "int", "float" or "other" (choices only)
+    kind: str = "other"  # "int", "float", "other" (choices only) or "free" (as the range says)
     owners: tuple[str, ...] = ()  # keys of the nearest section, for "did you mean" messages
 
 
@@ -34,6 +34,11 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     if get_origin(annotation) in (typing.Union, types.UnionType, typing.Annotated):
         return [m for arg in get_args(annotation) for m in _models_in(arg)]
     return []
+
+
+def _free_form(annotation: Any) -> bool:
+    """A ``dict[str, Any]`` field: any key below it is the user's."""
+    return get_origin(annotation) is dict
 
 
 def _scalar_kinds(annotation: Any) -> set[type]:
@@ -58,6 +63,10 @@ def key_info(key: str) -> KeyInfo:
             owners = sorted({name for cls in sections for name in cls.model_fields})
             return KeyInfo(False, owners=tuple(owners))
         last = i == len(parts) - 1
+        if not last and any(_free_form(f.annotation) for f in fields):
+            # model.args.<name>: a free-form mapping (the user's factory arguments); the value's
+            # type comes from the space entry itself (integer low/high -> an int).
+            return KeyInfo(True, "free")
         if last:
             kinds = set().union(*(_scalar_kinds(f.annotation) for f in fields))
             kind = "float" if float in kinds else "int" if int in kinds else "other"

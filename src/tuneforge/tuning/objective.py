@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from tuneforge.config.tune_schema import ObjectiveSpec
 from tuneforge.errors import ConfigError
 from tuneforge.evaluate.metrics import direction as inferred_direction
+from tuneforge.evaluate.scorers import metric_name
+from tuneforge.usercode import is_spec
 
 #: Metrics a run reports on a part, by task; the first ones are computed every epoch too.
 PART_METRICS = {
@@ -56,30 +58,42 @@ class Objective:
 
 
 def resolve_objectives(
-    specs: list[ObjectiveSpec] | None, task: str, n_classes: int | None, cv: int | None, has_val: bool
-) -> list[Objective]:
-    """Check each objective against the task; with ``tune.cv``, ``val/x`` means ``cv/x``."""
+    specs: list[ObjectiveSpec] | None, task: str, n_classes: int | None, cv: int | None,
+    has_val: bool, extra: Sequence[str] = (),
+) -> list[Objective]:  # fmt: skip
+    """Check each objective against the task; with ``tune.cv``, ``val/x`` means ``cv/x``.
+
+    ``extra`` are the ``train.metrics`` entries: their names are objectives too, maximized for
+    scikit-learn scorers; a ``module:function`` needs the objective's ``direction``.
+    """
     specs = specs or [ObjectiveSpec(metric=DEFAULT_OBJECTIVE[task])]
+    reported = {metric_name(entry): entry for entry in extra}
     objectives = []
     for i, spec in enumerate(specs):
         key = "tune.objective" if len(specs) == 1 else f"tune.objective.{i}"
-        metric = _check_metric(spec.metric, task, n_classes, key)
+        metric = _check_metric(spec.metric, task, n_classes, key, tuple(reported))
+        entry = reported.get(metric.partition("/")[2])
+        if entry is not None and is_spec(entry) and spec.direction is None:
+            raise ConfigError(f"{key}: {metric} is the user function {entry}; give its direction "
+                              "({metric: ..., direction: maximize | minimize})")  # fmt: skip
         if cv and metric.startswith("val/"):
             metric = "cv/" + metric.removeprefix("val/")
         if metric.startswith("val/") and not has_val:
             raise ConfigError(f"{key}: {metric} needs validation rows but data.split.val is 0; "
                               "set it, or score by k-fold with tune.cv")  # fmt: skip
-        objectives.append(Objective(metric, spec.direction or _direction(metric)))
+        direction = spec.direction or ("maximize" if entry is not None else _direction(metric))
+        objectives.append(Objective(metric, direction))
     if len({o.metric for o in objectives}) < len(objectives):
         raise ConfigError("tune.objective: the same metric is listed twice")
     return objectives
 
 
-def _check_metric(metric: str, task: str, n_classes: int | None, key: str) -> str:
+def _check_metric(metric: str, task: str, n_classes: int | None, key: str,
+                  extra: tuple[str, ...] = ()) -> str:  # fmt: skip
     if metric in SUMMARY_NUMBERS:
         return "params" if metric == "parameters" else metric
     part, slash, name = metric.partition("/")
-    names = PART_METRICS[task]
+    names = PART_METRICS[task] + extra
     choices = f"val/ or cv/ one of {list(names)}, train/loss, params or wall_time_s"
     if part == "test":
         raise ConfigError(f"{key}: {metric!r} would tune on the test part, which must stay unseen; "

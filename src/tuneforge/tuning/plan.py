@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneforge.config import Config, parse_override, read_yaml, set_dotted, validate
+from tuneforge.config.given import with_given
 from tuneforge.config.tune_schema import DEFAULT_COHORT, TuneConfig
 from tuneforge.data import Dataset, prepare
 from tuneforge.engine.cohort.grouping import unsupported
@@ -19,6 +20,7 @@ from tuneforge.tuning.objective import Objective, resolve_objectives
 from tuneforge.tuning.samplers import SAMPLERS
 from tuneforge.tuning.space import SearchSpace, default_space
 from tuneforge.tuning.storage import DEFAULT_STORAGE, LEGACY_STORAGE, is_sqlite
+from tuneforge.usercode import is_spec
 
 #: Where parallel workers go when no storage was chosen: the default journal file (SQLite is
 #: unsafe for them, optuna#820).
@@ -66,11 +68,15 @@ def make_plan(
     cfg: Config | Mapping | str | Path | None,
     overrides: Iterable[str] = (),
     options: Mapping[str, Any] | None = None,
+    given: tuple[Any, Any] = (None, None),
 ) -> StudyPlan:
-    """Resolve a study: ``options`` are ``tune`` keys (``trials=16``) that win over the file."""
+    """Resolve a study: ``options`` are ``tune`` keys (``trials=16``) that win over the file;
+    ``given`` the model and data objects handed to ``tuneforge.tune`` (config/given.py)."""
     raw, source = raw_recipe(cfg)
     for item in overrides:
         set_dotted(raw, *parse_override(item))
+    if given != (None, None):
+        raw = with_given(raw, *given)
     if raw.get("tune") is None:
         raw["tune"] = {}
     if not isinstance(raw["tune"], dict):
@@ -87,7 +93,8 @@ def make_plan(
     data = prepare(base.data, _device(base))
     entries = tune.space if tune.space is not None else default_space(base.model.kind, data.task)
     space = SearchSpace(entries, raw, source)
-    objectives = resolve_objectives(tune.objective, data.task, data.n_classes, cv, data.size("val") > 0)
+    objectives = resolve_objectives(tune.objective, data.task, data.n_classes, cv,
+                                    data.size("val") > 0, base.train.metrics)  # fmt: skip
     plan = StudyPlan(raw, source, base, tune, space, objectives, _study_name(base),
                      storage, Path("runs"), _pruner(tune, len(objectives)), cv, data, notes)  # fmt: skip
     plan.folder = Path(tune.out) if tune.out else Path("runs") / plan.name
@@ -162,7 +169,8 @@ def _wants_cv(tune: TuneConfig) -> bool:
 def _study_name(cfg: Config) -> str:
     if cfg.tune.study:
         return cfg.tune.study
-    return cfg.name or f"{Path(cfg.data.source).stem}-{cfg.model.kind}"
+    source = cfg.data.source.rsplit(":", 1)[-1] if is_spec(cfg.data.source) else Path(cfg.data.source).stem
+    return cfg.name or f"{source}-{cfg.model.kind}"
 
 
 def _pruner(tune: TuneConfig, n_objectives: int) -> str:

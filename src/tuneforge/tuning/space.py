@@ -200,7 +200,7 @@ class SearchSpace:
             raise ConfigError(f"{self.source}: tune.space.{key}: not a config key{hint}")
         if entry.choices is None and info.kind == "other":
             raise ConfigError(f"{self.source}: tune.space.{key}: not a number; give choices")
-        is_int = info.kind == "int" if entry.choices is None else False
+        is_int = entry.choices is None and (info.kind == "int" or (info.kind == "free" and entry.is_int))
         if is_int and not entry.is_int:
             raise ConfigError(f"{self.source}: tune.space.{key}: an integer key needs integer "
                               f"low/high/step (got {entry.low}..{entry.high})")  # fmt: skip

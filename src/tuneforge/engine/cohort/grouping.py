@@ -18,7 +18,7 @@ from tuneforge.config import Config
 from tuneforge.engine.cohort.optim import FAMILIES
 
 #: model kinds the cohort engine batches (others train with the module engine)
-KINDS = ("linear", "logistic", "mlp")
+KINDS = ("linear", "logistic", "mlp", "custom")  # custom: through torch.func (functional.py)
 
 
 def unsupported(cfg: Config) -> str | None:
@@ -50,6 +50,8 @@ def structure(cfg: Config, by_width: bool = False) -> str:
         "device": train.device,
         "deterministic": train.deterministic,
     }
+    if model.kind == "custom":  # shapes follow the factory's args: only equal args batch
+        key["factory"] = [model.factory, model.args]
     if by_width:
         key["width_bands"] = [math.ceil(math.log2(w)) for w in getattr(model, "hidden", [])]
     return json.dumps(key, sort_keys=True)

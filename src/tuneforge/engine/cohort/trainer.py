@@ -23,6 +23,7 @@ from torch import Tensor
 
 from tuneforge.config import Config
 from tuneforge.data import Batches, Dataset
+from tuneforge.engine.cohort.functional import FunctionalNet
 from tuneforge.engine.cohort.members import Member, MemberView
 from tuneforge.engine.cohort.micro import ALL, MicroPlan
 from tuneforge.engine.cohort.network import CohortNet
@@ -69,9 +70,13 @@ class CohortTrainer:
                  compile: bool = False, capacity: Config | None = None):  # fmt: skip
         self.members, self.data, self.device = list(members), data, device
         self.recipe = self.members[0].recipe  # what all members share: task, loss, outputs
-        template = None if capacity is None else self._build(capacity)
-        self.net = CohortNet([self._build(m.cfg) for m in self.members],
-                             [m.cfg.model for m in self.members], device, template)  # fmt: skip
+        modules = [self._build(m.cfg) for m in self.members]
+        if self.members[0].cfg.model.kind == "custom":  # any nn.Module: torch.func (functional.py)
+            self.net = FunctionalNet(modules, data.x["train"].dim() - 1, device)
+            self.net.probe(data.x["train"])
+        else:
+            template = None if capacity is None else self._build(capacity)
+            self.net = CohortNet(modules, [m.cfg.model for m in self.members], device, template)
         self.columns = chunk_columns(device, len(self.members))
         family = OPTIMIZERS[FAMILIES[self.members[0].cfg.train.optimizer.name]]
         #: torch's fused kernel steps each member's row of every piece (CPU; see
