@@ -145,6 +145,8 @@ def outcome(summaries: list[dict], objectives: list[Objective], cfg: Config,
     metrics = {k: v for k, v in last["metrics"].items() if not k.startswith("test/") and v is not None}
     attrs = {"status": last["status"], "metrics": metrics, "parameters": last["parameters"],
              "epochs": last["epochs"], "best_epoch": last["best_epoch"], "config": to_dict(cfg)}  # fmt: skip
+    if last.get("fallbacks"):  # a private torch/Optuna API was missing: the slower public path ran
+        attrs["fallbacks"] = last["fallbacks"]
     if last["status"] == "diverged":
         warning = next((w for w in last["warnings"] if w.startswith("diverged")), "diverged: NaN loss")
         attrs["reason"] = warning

@@ -24,6 +24,7 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
+from tuneforge._compat import study_storage, trial_id
 from tuneforge.errors import ConfigError
 from tuneforge.tuning.executor import CohortExecutor, ModuleExecutor, TrialJob, TrialOutcome
 from tuneforge.tuning.heartbeat import Heartbeat, fail_stale_trials
@@ -124,7 +125,7 @@ class Runner:
 
     def run(self) -> bool:
         """Run until done; returns True when interrupted (Ctrl-C), with finished trials kept."""
-        heartbeat = Heartbeat(self.study._storage)
+        heartbeat = Heartbeat(study_storage(self.study))
         try:
             while (room := self._room()) is not None:
                 if room == 0:  # other workers' running trials may complete the study
@@ -184,7 +185,7 @@ class Runner:
             with interrupt_after(), quiet_optuna():
                 trial = self.study.ask()
                 self.inflight.append(trial)
-                heartbeat.add(trial._trial_id)
+                heartbeat.add(self._trial_id(trial))
             if self._surplus(trial):
                 self._tell(trial, TrialOutcome(TrialState.FAIL, None, {"reason": "surplus"}), heartbeat)
                 continue
@@ -196,6 +197,9 @@ class Runner:
                 continue
             jobs.append(TrialJob(trial, config))
         return jobs
+
+    def _trial_id(self, trial: optuna.Trial) -> int:
+        return trial_id(trial, study_storage(self.study), self.study.study_name)
 
     def _surplus(self, trial: optuna.Trial) -> bool:
         """Another worker asked at the same moment and the study now has one trial too many."""
@@ -213,7 +217,7 @@ class Runner:
                 self.log(f"trial {trial.number} was failed as stale by another worker (no "
                          "heartbeat for too long); its retry runs instead")  # fmt: skip
             finally:
-                heartbeat.discard(trial._trial_id)
+                heartbeat.discard(self._trial_id(trial))
                 self.inflight.remove(trial)
         reason = outcome.attrs.get("reason", "")
         if outcome.state == TrialState.FAIL and reason not in ("surplus", "interrupted"):

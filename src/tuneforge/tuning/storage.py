@@ -7,11 +7,13 @@ from pathlib import Path
 from optuna.storages import (
     BaseStorage,
     InMemoryStorage,
+    JournalStorage,
     RDBStorage,
     RetryHeartbeatStaleTrialCallback,
 )
 from optuna.storages.journal import JournalFileBackend
 
+from tuneforge._compat import heartbeat_base
 from tuneforge.errors import ConfigError, DataError
 from tuneforge.tuning.heartbeat import MAX_RETRY, HeartbeatJournalStorage, grace_period
 from tuneforge.tuning.quiet import quiet_optuna
@@ -30,6 +32,8 @@ def open_storage(url: str | None, heartbeat: int | None = None, must_exist: bool
     if url.startswith(JOURNAL_PREFIX):
         path = Path(url.removeprefix(JOURNAL_PREFIX))
         _prepare_file(path, url, must_exist)
+        if heartbeat_base() is None:  # Optuna's private heartbeat base moved (reason recorded)
+            return JournalStorage(JournalFileBackend(str(path)))
         return HeartbeatJournalStorage(JournalFileBackend(str(path)), heartbeat or 10, retry)
     if url.startswith("sqlite:///") and ":memory:" not in url:
         _prepare_file(Path(url.removeprefix("sqlite:///")), url, must_exist)

@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from tuneforge._compat import fused_adam_kernels
+
 #: Hyperparameter names per family, in the spelling of torch.optim's keyword arguments
 #: (``betas`` split into ``beta1``/``beta2``; ``decoupled`` is 1 for AdamW members).
 HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
@@ -113,7 +115,9 @@ class CohortOptimizer:
         3.4 ms batched and 0.31 ms as 16 fused calls. On a GPU one batched op per pass beats K
         kernel launches, so the batched form stays.
         """
-        return cls.fused_kernel is not None and torch.device(device).type == "cpu"
+        if cls.fused_kernel is None or torch.device(device).type != "cpu":
+            return False
+        return fused_adam_kernels() is not None  # private torch API: checked, else batched
 
     def _refresh(self) -> None:
         self._static = self.static()
@@ -226,8 +230,9 @@ class CohortAdam(CohortOptimizer):
     def fused_update(self, params, grads, lrs):
         state, steps = self.state, self.t.unbind(0)
         highest = state.get("max_exp_avg_sq")
+        adam, adamw = fused_adam_kernels()
         for k, (lr, h) in enumerate(zip(lrs, self.host, strict=True)):
-            kernel = torch._fused_adamw_ if h["decoupled"] else torch._fused_adam_
+            kernel = adamw if h["decoupled"] else adam
             kernel([p[k] for p in params], [g[k] for g in grads],
                    [m[k] for m in state["exp_avg"]], [v[k] for v in state["exp_avg_sq"]],
                    [a[k] for a in highest] if h["amsgrad"] else [], [steps[k]] * len(params),
