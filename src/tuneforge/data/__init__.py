@@ -15,14 +15,15 @@ from tuneforge.config.schema import DataConfig
 from tuneforge.data.arrays import from_arrays
 from tuneforge.data.batches import Batches
 from tuneforge.data.prep import Encoder, categorical_columns, check_missing, fit_encoder
-from tuneforge.data.reuse import reuse_encoder
+from tuneforge.data.reuse import load_encoder, reuse_encoder
 from tuneforge.data.sources import BUILTIN, Table, load_table
 from tuneforge.data.split import holdout, kfold
 from tuneforge.data.tensors import ArraySource, fit_array_encoder, load_arrays
 from tuneforge.data.text import encode_text, text_table
 from tuneforge.errors import DataError
 
-__all__ = ["BUILTIN", "Batches", "Dataset", "Encoder", "from_arrays", "load_table", "prepare"]
+__all__ = ["BUILTIN", "Batches", "Dataset", "Encoder", "from_arrays", "load_encoder", "load_table",
+           "prepare"]
 
 PARTS = ("train", "val", "test")
 

@@ -1,4 +1,4 @@
-"""Reusing a finished run's fitted feature encoder (``data.encoder_from``, set by fine-tuning).
+"""Loading a run's fitted encoder, and reusing it (``data.encoder_from``, set by fine-tuning).
 
 Fine-tuning a tuneforge run on new rows of the same kind of data should feed the body inputs
 scaled exactly as in pre-training: the body learned on the source run's means, scales,
@@ -15,8 +15,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from tuneforge.data.prep import Encoder
+from tuneforge.data.prep import Encoder, read_encoder_state
+from tuneforge.data.text import load_text_encoder
 from tuneforge.errors import DataError
+
+
+def load_encoder(path: str | Path) -> Encoder:
+    """A run's ``encoder.skops``: a table / array encoder, or a text column's tokenizer settings."""
+    state = read_encoder_state(path)
+    if "text" in state:  # a tokenized text column (data/text.py)
+        return load_text_encoder(state)
+    return Encoder.from_state(state)
 
 
 def reuse_encoder(fresh: Encoder, run_dir: str, frame: pd.DataFrame) -> Encoder:
@@ -32,7 +41,7 @@ def reuse_encoder(fresh: Encoder, run_dir: str, frame: pd.DataFrame) -> Encoder:
                             "data.text to the text column to fine-tune it")  # fmt: skip
         raise DataError(f"model.source: {run_dir} is not a finished tuneforge run (missing "
                         "encoder.skops); set model.encoder: refit to fit a new encoder")  # fmt: skip
-    source = Encoder.load(path)
+    source = load_encoder(path)
     if list(source.columns) != list(frame.columns):
         return fresh
     return replace(fresh, features=source.features, impute=source.impute)

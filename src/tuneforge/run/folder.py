@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from tuneforge.config import Config, load_config
-from tuneforge.data import Encoder
+from tuneforge.data import Encoder, load_encoder
 from tuneforge.engine.module import predict_tensor
 from tuneforge.errors import DataError
 from tuneforge.models import build_model
@@ -73,7 +73,7 @@ def load_run(path: str | Path) -> Run:
     model.eval()
     history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()
                if line.strip()] if (folder / "metrics.jsonl").is_file() else []  # fmt: skip
-    return Run(cfg, model, Encoder.load(folder / "encoder.skops"), history, summary, folder)
+    return Run(cfg, model, load_encoder(folder / "encoder.skops"), history, summary, folder)
 
 
 def write_outputs(cfg: Config, folder: Path, model: nn.Module, summary: dict) -> None:

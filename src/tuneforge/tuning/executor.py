@@ -19,9 +19,8 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import optuna
 from optuna.trial import TrialState
 
 from tuneforge.config import Config, to_dict
@@ -29,19 +28,7 @@ from tuneforge.data import Dataset, prepare
 from tuneforge.run.seeds import with_seed
 from tuneforge.tuning.objective import Objective
 from tuneforge.tuning.seeds import SeedMean, combine
-
-
-@dataclass
-class TrialJob:
-    trial: optuna.Trial
-    config: Config
-
-
-@dataclass
-class TrialOutcome:
-    state: TrialState
-    values: list[float] | None = None
-    attrs: dict = field(default_factory=dict)  # stored as the trial's user attributes
+from tuneforge.tuning.trials import TrialJob, TrialOutcome
 
 
 class ModuleExecutor:

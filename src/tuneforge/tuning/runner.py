@@ -26,12 +26,13 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuneforge._compat import study_storage, trial_id
 from tuneforge.errors import ConfigError
-from tuneforge.tuning.executor import CohortExecutor, ModuleExecutor, TrialJob, TrialOutcome
+from tuneforge.tuning.executor import CohortExecutor, ModuleExecutor
 from tuneforge.tuning.heartbeat import Heartbeat, fail_stale_trials
 from tuneforge.tuning.plan import StudyPlan
 from tuneforge.tuning.pruners import PRUNERS
 from tuneforge.tuning.quiet import quiet_optuna
 from tuneforge.tuning.samplers import SAMPLERS, AskTellGridSampler
+from tuneforge.tuning.trials import TrialJob, TrialOutcome
 
 #: Failures in a row after which a worker stops (something systematic: read the reasons).
 MAX_FAILURES_IN_A_ROW = 10
