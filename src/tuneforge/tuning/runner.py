@@ -25,6 +25,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from tuneforge._compat import study_storage, trial_id
+from tuneforge.config import to_dict
 from tuneforge.errors import ConfigError
 from tuneforge.tuning.executor import CohortExecutor, ModuleExecutor
 from tuneforge.tuning.heartbeat import Heartbeat, fail_stale_trials
@@ -37,6 +38,8 @@ from tuneforge.tuning.trials import TrialJob, TrialOutcome
 #: Failures in a row after which a worker stops (something systematic: read the reasons).
 MAX_FAILURES_IN_A_ROW = 10
 OBJECTIVES_ATTR = "tuneforge:objectives"
+#: the study's starting recipe (resolved), which the study report compares the best trial with
+BASE_ATTR = "tuneforge:base"
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # who ran a trial (user attribute "worker")
 logger = logging.getLogger("tuneforge.tuning")
 
@@ -91,6 +94,7 @@ def open_study(plan: StudyPlan, storage, worker: int = 0) -> optuna.Study:
     stored = study.user_attrs.get(OBJECTIVES_ATTR)
     if stored is None:
         study.set_user_attr(OBJECTIVES_ATTR, metrics)
+        study.set_user_attr(BASE_ATTR, to_dict(plan.base))
     elif stored != metrics or [d.name.lower() for d in study.directions] != plan.directions:
         raise ConfigError(f"tune.study: {plan.name!r} already exists with objective {stored}, not "
                           f"{metrics}; choose another study name")  # fmt: skip
