@@ -12,7 +12,7 @@ TORCH  ?= torch==2.13.0
 OLDEST     := .venv-oldest
 OLDEST_PIN ?= "optuna==4.9.0" "scikit-learn==1.5.0"
 
-.PHONY: setup setup-dev demo test test-fast test-oldest lint docs bench clean
+.PHONY: setup setup-dev demo test test-fast test-oldest lint docs bench gpu-wheels gpu-check-cpu clean
 
 setup: $(VENV)/.installed
 
@@ -59,6 +59,14 @@ docs: setup
 bench: setup
 	$(BIN)/python benchmarks/trainer_overhead.py
 	cd benchmarks && ../$(BIN)/python tune_throughput.py
+
+# Wheels a lent GPU machine lacks (Optuna, pydantic, skops, cmaes...), for benchmarks/gpu_check.sh.
+gpu-wheels: setup
+	$(BIN)/python benchmarks/gpu_wheels.py .whl
+
+# The GPU check rehearsed on this machine's CPU (its tables land in runs/gpu-check-cpu/).
+gpu-check-cpu: setup
+	QUICK=1 PYTHON=$(abspath $(BIN)/python) benchmarks/gpu_check.sh runs/gpu-check-cpu cpu
 
 clean:
 	rm -rf $(VENV) $(OLDEST) runs .pytest_cache

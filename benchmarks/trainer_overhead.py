@@ -15,7 +15,7 @@ Each variant is warmed up once, then timed ``--repeats`` times, interleaved so t
 falls on all of them alike; the table shows medians and ratios. SPEC §6 asks (a)/(b+) and
 (a0)/(b) to be at most 1.05.
 
-Usage: ``python benchmarks/trainer_overhead.py [--repeats 7] [--epochs 20] [--threads 1]``
+Usage: ``python benchmarks/trainer_overhead.py [--repeats 7] [--epochs 20] [--threads 1] [--device cuda]``
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 from collections.abc import Callable
 
 import torch
+from devices import add_device_option, clock, describe
 from torch.utils.data import DataLoader, TensorDataset
 
 import tuneforge
@@ -36,15 +36,17 @@ from tuneforge.models import build_model
 from tuneforge.recipe import Recipe
 
 
-def setup(epochs: int):
-    cfg = tuneforge.load_config(overrides=[f"train.epochs={epochs}", "train.checkpoint_every=0"])
-    data = prepare(cfg.data)
+def setup(epochs: int, device: str = "cpu"):
+    cfg = tuneforge.load_config(overrides=[f"train.epochs={epochs}", "train.checkpoint_every=0",
+                                           f"train.device={device}"])  # fmt: skip
+    data = prepare(cfg.data, device)
     recipe = Recipe.build(cfg.train, data)
     return cfg, data, recipe
 
 
 def fresh_model(cfg, data, recipe) -> torch.nn.Module:
-    return build_model(cfg.model, data.n_features, recipe.n_outputs, seed=cfg.train.seed)
+    model = build_model(cfg.model, data.n_features, recipe.n_outputs, seed=cfg.train.seed)
+    return model.to(data.x["train"].device)
 
 
 def engine_fit(cfg, data, recipe) -> None:
@@ -63,11 +65,11 @@ def hand_loop(cfg, data, recipe, validate: bool = False) -> None:
     loss_fn = torch.nn.CrossEntropyLoss()
     x, y = data.x["train"], data.y["train"]
     n, batch = len(x), cfg.train.batch_size
-    generator = torch.Generator().manual_seed(cfg.train.seed)
+    generator = torch.Generator(device=x.device).manual_seed(cfg.train.seed)
     for _ in range(cfg.train.epochs):
         model.train()
         epoch_loss = 0.0
-        order = torch.randperm(n, generator=generator)
+        order = torch.randperm(n, generator=generator, device=x.device)
         for start in range(0, n, batch):
             rows = order[start : start + batch]
             loss = loss_fn(model(x.index_select(0, rows)), y.index_select(0, rows))
@@ -109,16 +111,16 @@ VARIANTS: dict[str, tuple[str, Callable]] = {
 }
 
 
-def measure(repeats: int, epochs: int) -> dict[str, list[float]]:
-    cfg, data, recipe = setup(epochs)
+def measure(repeats: int, epochs: int, device: str) -> dict[str, list[float]]:
+    cfg, data, recipe = setup(epochs, device)
     times: dict[str, list[float]] = {key: [] for key in VARIANTS}
     for _, run in VARIANTS.values():  # warm-up: allocator, kernels, lazy imports
         run(cfg, data, recipe)
     for _ in range(repeats):
         for key, (_, run) in VARIANTS.items():
-            started = time.perf_counter()
+            started = clock(device)
             run(cfg, data, recipe)
-            times[key].append(time.perf_counter() - started)
+            times[key].append(clock(device) - started)
     return times
 
 
@@ -127,13 +129,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
+    add_device_option(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    cfg, data, recipe = setup(args.epochs)
-    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{args.threads} thread(s); digits MLP {cfg.model.hidden}, batch {cfg.train.batch_size}, "
+    cfg, data, recipe = setup(args.epochs, args.device)
+    print(f"{describe(args.device)}, {platform.processor() or platform.machine()}; digits MLP {cfg.model.hidden}, batch {cfg.train.batch_size}, "
           f"{recipe.total_steps} steps ({args.epochs} epochs), median of {args.repeats}")  # fmt: skip
-    times = measure(args.repeats, args.epochs)
+    times = measure(args.repeats, args.epochs, args.device)
     median = {key: statistics.median(values) for key, values in times.items()}
     print("\n| variant | median s | spread (max/min) | vs (b) | vs (b+) |")
     print("|---|---:|---:|---:|---:|")

@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 import optuna
 import torch
+from devices import add_device_option, describe
 from scipy.stats import loguniform
 from sklearn.model_selection import PredefinedSplit, RandomizedSearchCV
 from sklearn.neural_network import MLPClassifier
@@ -45,11 +46,12 @@ def matmul_peak_gflops(n: int = 1024, repeats: int = 20) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
-def tuneforge_study(trials: int, seed: int, cohort: int, epochs: int = 20, refill: bool = False):
+def tuneforge_study(trials: int, seed: int, cohort: int, epochs: int = 20, refill: bool = False,
+                    device: str = "cpu"):  # fmt: skip
     """Search and total wall time, best value and training FLOPs of the default study."""
     with tempfile.TemporaryDirectory() as folder:
         options = dict(trials=trials, seed=seed, storage=None, cohort=cohort, out=folder, refill=refill)
-        plan = make_plan(None, [f"train.epochs={epochs}"], options)
+        plan = make_plan(None, [f"train.epochs={epochs}", f"train.device={device}"], options)
         started = time.perf_counter()
         study = run_plan(plan)
         search = time.perf_counter() - started
@@ -61,11 +63,11 @@ def tuneforge_study(trials: int, seed: int, cohort: int, epochs: int = 20, refil
     return search, total, study.best_value, flops
 
 
-def warm_up(seed: int) -> None:
+def warm_up(seed: int, device: str) -> None:
     """Each variant once, tiny: imports and first-call costs are paid before any timing."""
     for cohort, refill in ((2, False), (1, False), (2, True)):
-        tuneforge_study(2, seed, cohort, epochs=1, refill=refill)
-    canonical(1, seed, epochs=1)
+        tuneforge_study(2, seed, cohort, epochs=1, refill=refill, device=device)
+    canonical(1, seed, epochs=1, device=device)
 
 
 def sklearn_search(trials: int, seed: int) -> tuple[float, float]:
@@ -90,6 +92,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cohorts", type=int, nargs="+", default=[16, 32, 64])
+    parser.add_argument("--no-sklearn", action="store_true")
+    parser.add_argument("--cohorts-only", action="store_true",
+                        help="skip the refill and cohort-1 variants")  # fmt: skip
+    add_device_option(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -97,18 +104,26 @@ def main() -> None:
     peak = matmul_peak_gflops()
     print(f"{platform.machine()}, torch {torch.__version__}, {args.threads} thread(s), "
           f"{args.trials} trials x 20 epochs, seed {args.seed}, matmul peak {peak:.1f} GFLOP/s")  # fmt: skip
-    warm_up(args.seed)
+    print(describe(args.device))
+    warm_up(args.seed, args.device)
     rows = []
-    for k, refill in ((16, False), (32, False), (64, False), (16, True), (1, False)):
-        search, total, best, flops = tuneforge_study(args.trials, args.seed, k, refill=refill)
+    variants = [(k, False) for k in args.cohorts]
+    if not args.cohorts_only:
+        variants += [(args.cohorts[0], True), (1, False)]
+    for k, refill in variants:
+        search, total, best, flops = tuneforge_study(args.trials, args.seed, k, refill=refill,
+                                                     device=args.device)  # fmt: skip
         name = f"(a) tuneforge cohort {k}" if k > 1 else "(b) tuneforge cohort 1"
         rows.append((name + (" refill" if refill else ""), search, total, best, flops))
     started = time.perf_counter()
-    best = canonical(args.trials, args.seed)
+    best = canonical(args.trials, args.seed, device=args.device)
     rows.append(("(c) canonical optuna loop", time.perf_counter() - started, None, best, None))
-    wall, best = sklearn_search(args.trials, args.seed)
-    rows.append(("(d) sklearn RandomizedSearchCV", wall, None, best, None))
-    c_wall, d_wall = rows[-2][1], rows[-1][1]
+    c_wall = rows[-1][1]
+    d_wall = float("nan")
+    if not args.no_sklearn:  # scikit-learn runs on the CPU whatever --device says
+        wall, best = sklearn_search(args.trials, args.seed)
+        rows.append(("(d) sklearn RandomizedSearchCV", wall, None, best, None))
+        d_wall = wall
     print(f"{'variant':<32} {'search s':>8} {'total s':>8} {'trials/min':>10} {'best val':>9} "
           f"{'(c)/x':>6} {'(d)/x':>6} {'GFLOP/s':>8} {'of peak':>8}")  # fmt: skip
     for name, wall, total, best, flops in rows:

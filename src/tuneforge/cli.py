@@ -96,7 +96,7 @@ def train(
     if nproc > 1:
         from tuneforge.run import check_inputs
 
-        check_inputs(cfg)  # bad input: exit code 2 here, before N processes start
+        check_inputs(cfg, nproc)  # bad input: exit code 2 here, before N processes start
         _launch_torchrun(nproc, config, folder, set_, resume, quiet)
         return
     # Imported after the config is checked: a bad config fails fast, before torch loads.

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import math
+import os
 
 import tuneforge
 
+#: Where cohort tests train (chosen explicitly, never ``auto``); benchmarks/gpu_check.sh runs
+#: them on CUDA with TUNEFORGE_TEST_DEVICE=cuda.
+DEVICE = os.environ.get("TUNEFORGE_TEST_DEVICE", "cpu")
+
 
 def make(*overrides: str):
-    return tuneforge.load_config(overrides=list(overrides))
+    return tuneforge.load_config(overrides=[f"train.device={DEVICE}", *overrides])
 
 
 def close(a, b, rel: float) -> bool:

@@ -34,7 +34,9 @@ from tuneforge.recipe import Recipe
 BASE = {
     "data": {"source": "digits"},
     "model": {"kind": "mlp", "hidden": [32]},
-    "train": {"epochs": 3, "batch_size": 64, "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}},
+    # gloo on the CPU, also where a GPU would make `auto` pick NCCL: the tests choose the device
+    "train": {"epochs": 3, "batch_size": 64, "device": "cpu",
+              "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}},
     "logging": {"report": False},
 }
 # L2 penalty, norm clipping of the all-reduced gradient, accumulation (no_sync on the first

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,25 @@ class Dataset:
 
     def size(self, part: str) -> int:
         return len(self.x[part])
+
+    def to(self, device: torch.device | str) -> Dataset:
+        """This data set with its tensors on ``device``; itself when they are there already.
+
+        The engines train where ``train.device`` says; a data set prepared elsewhere (a caller's,
+        made on the CPU) follows the model rather than failing inside the first step.
+        """
+        device = torch.device(device)
+        tensors = [*self.x.values(), *self.y.values()]
+        if all(_on(t, device) for t in tensors):
+            return self
+        return replace(self, x={k: v.to(device) for k, v in self.x.items()},
+                       y={k: v.to(device) for k, v in self.y.items()})  # fmt: skip
+
+
+def _on(tensor: torch.Tensor, device: torch.device) -> bool:
+    """Whether ``tensor`` lies on ``device`` (``cuda`` without an index: the current GPU)."""
+    here = tensor.device
+    return here.type == device.type and (device.index is None or here.index == device.index)
 
 
 def prepare(

@@ -91,8 +91,11 @@ def latest(folder: Path) -> Path | None:
 def load(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device):
     """Load weights and optimizer state in place; return ``(tensors, state)``."""
     model.load_state_dict(load_file(folder / "model.safetensors", device=str(device)))
+    # Read on the CPU: load_state_dict moves each state tensor to its parameter's device but
+    # keeps ``step`` where it is, and torch.optim wants it on the host (a GPU step would cost a
+    # sync per parameter every step).
     optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True,
-                                         map_location=device))  # fmt: skip
+                                         map_location="cpu"))  # fmt: skip
     tensors = load_file(folder / "tensors.safetensors")
     state = json.loads((folder / "state.json").read_text())
     return tensors, state

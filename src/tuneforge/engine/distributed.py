@@ -17,6 +17,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from tuneforge.engine.setup import check_devices_per_rank
 from tuneforge.errors import TuneforgeError
 
 
@@ -83,6 +84,7 @@ def setup(world: World, device: torch.device) -> torch.device:
     if not world.distributed:
         return device
     if device.type == "cuda":
+        check_devices_per_rank(device, int(os.environ.get("LOCAL_WORLD_SIZE", world.size)))
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():

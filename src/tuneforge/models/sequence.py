@@ -63,8 +63,16 @@ class RecurrentNet(nn.Module):
         steps, pad = split_padding(x)
         if self.embed is not None:
             steps = self.embed(steps)
-        lengths = (~pad).sum(1).cpu()  # packing wants lengths on the host
-        packed = pack_padded_sequence(steps, lengths, batch_first=True, enforce_sorted=False)
+        lengths = (~pad).sum(1)
+        if self.directions == 1:
+            # A forward RNN's output at the last valid step does not depend on the padding after
+            # it: read it there, with no packing. Packing wants the lengths on the host, a
+            # device-to-host copy (and sync) every forward on a GPU.
+            out, _ = self.rnn(steps)
+            last = out[torch.arange(len(x), device=x.device), (lengths - 1).clamp_min(0)]
+            return self.head(self.dropout(last))
+        # the backward direction must start at each row's own last step: pack
+        packed = pack_padded_sequence(steps, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, state = self.rnn(packed)
         hidden = state[0] if isinstance(state, tuple) else state  # LSTM: (h, c)
         last = hidden[-self.directions :].transpose(0, 1).reshape(len(x), -1)

@@ -96,7 +96,7 @@ def train_cohort(
     device = torch.device(device) if device is not None else resolve_device(first.train.device)
     if first.train.deterministic:
         seed_everything(first.train.seed, deterministic=True)
-    data = data if data is not None else prepare(first.data, device, fold=fold, refit=refit)
+    data = data.to(device) if data is not None else prepare(first.data, device, fold=fold, refit=refit)
     members = []
     for i, cfg in enumerate(configs):
         check_against_data(cfg, data)
@@ -214,4 +214,5 @@ class CohortPool:
         if first.train.deterministic:
             seed_everything(first.train.seed, deterministic=True)
         device = resolve_device(first.train.device)
-        return CohortTrainer(members, data, device, self.compile, capacity=band_capacity(first))
+        return CohortTrainer(members, data.to(device), device, self.compile,
+                             capacity=band_capacity(first))  # fmt: skip

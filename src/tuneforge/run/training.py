@@ -13,7 +13,7 @@ from tuneforge.data import Dataset, prepare
 from tuneforge.diagnose import GradientHealth
 from tuneforge.engine import checkpoint, distributed
 from tuneforge.engine.module import EpochCallback, ModuleTrainer
-from tuneforge.engine.setup import resolve_device, seed_everything
+from tuneforge.engine.setup import check_devices_per_rank, resolve_device, seed_everything
 from tuneforge.models import build_model
 from tuneforge.recipe import Recipe
 from tuneforge.recipe.checks import check_against_data
@@ -46,7 +46,7 @@ def train(
     trackers = Trackers(cfg, out, enabled=world.is_main)  # checks the logging packages exist
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     device = distributed.setup(world, resolve_device(cfg.train.device))
-    data = data if data is not None else prepare(cfg.data, device, fold=fold, refit=refit)
+    data = data.to(device) if data is not None else prepare(cfg.data, device, fold=fold, refit=refit)
     check_against_data(cfg, data)
     recipe = Recipe.build(cfg.train, data)
     cfg = with_inferred(cfg, data, recipe)
@@ -77,15 +77,15 @@ def train(
     return Run(cfg, model, data.encoder, result.history, summary, folder)
 
 
-def check_inputs(cfg: Config) -> None:
+def check_inputs(cfg: Config, processes: int = 1) -> None:
     """What ``train`` checks before its first step, without training: the data, the loss and
-    model against it, augmentation, device and logging packages. ``train --nproc`` runs it once
-    before starting the ranks, so bad input fails with exit code 2 and one line, not in N
-    processes under torchrun's failure report."""
+    model against it, augmentation, devices (one CUDA device per process) and logging packages.
+    ``train --nproc`` runs it once before starting the ranks, so bad input fails with exit code
+    2 and one line, not in N processes under torchrun's failure report."""
     from tuneforge.data.augment import Augmenter
 
     Trackers(cfg, None)
-    resolve_device(cfg.train.device)
+    check_devices_per_rank(resolve_device(cfg.train.device), processes)
     data = prepare(cfg.data, torch.device("cpu"))
     check_against_data(cfg, data)
     recipe = Recipe.build(cfg.train, data)

@@ -48,6 +48,12 @@ INF = float("inf")
 CHUNK_ENTRIES = 1 << 18
 
 
+def chunk_columns(device: torch.device, members: int) -> int | None:
+    """Columns of theta per optimizer chunk; None (whole rows) on a GPU, where cache-sized
+    chunks only multiply kernel launches (~150-250 small kernels a step)."""
+    return max(256, CHUNK_ENTRIES // members) if device.type == "cpu" else None
+
+
 class CohortTrainer:
     """Trains ``members`` (one structure, one data set) on ``data`` together.
 
@@ -65,7 +71,7 @@ class CohortTrainer:
         template = None if capacity is None else self._build(capacity)
         self.net = CohortNet([self._build(m.cfg) for m in self.members],
                              [m.cfg.model for m in self.members], device, template)  # fmt: skip
-        self.columns = max(256, CHUNK_ENTRIES // len(self.members))
+        self.columns = chunk_columns(device, len(self.members))
         family = OPTIMIZERS[FAMILIES[self.members[0].cfg.train.optimizer.name]]
         #: torch's fused kernel steps each member's row of every piece (CPU; see
         #: ``CohortOptimizer.fuses``); the batched form steps cache-sized column chunks
@@ -223,6 +229,8 @@ class CohortTrainer:
 
     def _chunks(self, rows: Sequence[Tensor]) -> list[Tensor]:
         """Column chunks of each ``[K, size]`` tensor (views), the optimizer's unit of work."""
+        if self.columns is None:  # a GPU: one launch per piece
+            return list(rows)
         return [chunk for row in rows for chunk in row.split(self.columns, dim=1)]
 
     def _add_penalty_grads(self, rows: Sequence[Tensor]) -> None:
