@@ -180,7 +180,17 @@ class CohortOptimizer:
 
 
 class CohortSGD(CohortOptimizer):
-    """torch.optim.SGD per member: coupled weight decay, momentum with dampening, Nesterov."""
+    r"""torch.optim.SGD per member: coupled weight decay, momentum with dampening, Nesterov.
+
+    Per member, with its own :math:`\gamma, \mu, \tau, \lambda` and step count :math:`t`::
+
+        g <- g + λ p
+        b <- μ b + (1 - τ) g        (b_1 = g; only with momentum μ > 0)
+        g <- g + μ b  (nesterov)  or  b
+        p <- p - γ g
+
+    The same rule for one member, unbatched: :func:`~tuneforge.engine.cohort.reference.sgd_step`.
+    """
 
     family = "sgd"
 
@@ -222,7 +232,19 @@ class CohortSGD(CohortOptimizer):
 
 
 class CohortAdam(CohortOptimizer):
-    """torch.optim.Adam and AdamW per member (``decoupled``), with optional AMSGrad."""
+    r"""torch.optim.Adam and AdamW per member (``decoupled``), with optional AMSGrad.
+
+    Per member, with its own hyperparameters and step count :math:`t`::
+
+        p <- p (1 - γ λ)  (AdamW)   or   g <- g + λ p  (Adam)
+        m <- β1 m + (1 - β1) g
+        v <- β2 v + (1 - β2) g²
+        v̂ <- max(v̂, v)  (amsgrad)   or   v
+        p <- p - γ (m / (1 - β1^t)) / (sqrt(v̂ / (1 - β2^t)) + ε)
+
+    On a CPU each member's row goes through torch's fused kernel (:meth:`fuses`). The same rule
+    for one member, unbatched: :func:`~tuneforge.engine.cohort.reference.adam_step`.
+    """
 
     family = "adam"
     fused_kernel = "adam"
@@ -284,7 +306,18 @@ class CohortAdam(CohortOptimizer):
 
 
 class CohortRMSprop(CohortOptimizer):
-    """torch.optim.RMSprop per member: smoothing ``alpha``, ``centered``, momentum."""
+    r"""torch.optim.RMSprop per member: smoothing ``alpha``, ``centered``, momentum.
+
+    Per member::
+
+        g <- g + λ p
+        v <- α v + (1 - α) g²
+        ṽ <- v - ḡ²  with  ḡ <- α ḡ + (1 - α) g   (centered)   or   v
+        b <- μ b + g / (sqrt(ṽ) + ε);  p <- p - γ b    (momentum μ > 0)
+        p <- p - γ g / (sqrt(ṽ) + ε)                    (otherwise)
+
+    The same rule for one member, unbatched: :func:`~tuneforge.engine.cohort.reference.rmsprop_step`.
+    """
 
     family = "rmsprop"
 
@@ -327,7 +360,17 @@ class CohortRMSprop(CohortOptimizer):
 
 
 class CohortAdagrad(CohortOptimizer):
-    """torch.optim.Adagrad per member: ``lr_decay``, ``initial_accumulator_value``."""
+    r"""torch.optim.Adagrad per member: ``lr_decay``, ``initial_accumulator_value``.
+
+    Per member, with its own step count :math:`t`::
+
+        g <- g + λ p
+        γ̃ <- γ / (1 + (t - 1) η)
+        s <- s + g²                  (s starts at initial_accumulator_value)
+        p <- p - γ̃ g / (sqrt(s) + ε)
+
+    The same rule for one member, unbatched: :func:`~tuneforge.engine.cohort.reference.adagrad_step`.
+    """
 
     family = "adagrad"
 
