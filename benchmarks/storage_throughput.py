@@ -56,7 +56,7 @@ class SquareExecutor:
     batch_size = 1
 
     def __call__(self, jobs):
-        from tuneforge.tuning.executor import TrialOutcome
+        from tuneforge.tuning.trials import TrialOutcome
 
         return [TrialOutcome(TrialState.COMPLETE, [objective_of(job.trial.params["train.optimizer.lr"])])
                 for job in jobs]  # fmt: skip

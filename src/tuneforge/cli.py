@@ -293,11 +293,41 @@ def init(
     for path in [out, *(out.parent / file for file in companions)]:
         if path.exists() and not force:
             raise TuneforgeError(f"{path}: already exists; pass --force to overwrite it")
-    out.write_text(text)
+    # Editors with the YAML language server check and complete keys against the schema,
+    # written beside the recipe (it is derived: rewriting it is always safe).
+    schema = out.parent / SCHEMA_FILE
+    _write_schema(schema)
+    out.write_text(f"# yaml-language-server: $schema={SCHEMA_FILE}\n{text}")
     for file, code in companions.items():
         (out.parent / file).write_text(code)
         console.print(f"wrote {out.parent / file}")
-    console.print(f"wrote {out}; run it with: tuneforge train {out}")
+    console.print(f"wrote {out} (and {schema} for editors); run it with: tuneforge train {out}")
+
+
+SCHEMA_FILE = "tuneforge.schema.json"
+
+
+def _write_schema(path: Path | None) -> None:
+    import json
+
+    from tuneforge.config.reference import json_schema
+
+    text = json.dumps(json_schema(), indent=1) + "\n"
+    if path is None:
+        sys.stdout.write(text)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+@app.command()
+def schema(
+    out: Annotated[Path | None, typer.Option(help="Where to write it (default: stdout).")] = None,
+) -> None:
+    """Write the JSON Schema of a recipe (for editors: completion and checks of every key)."""
+    _write_schema(out)
+    if out is not None:
+        console.print(f"wrote {out}")
 
 
 @app.command("lr-find")
@@ -312,7 +342,7 @@ def lr_find(
     apply: Annotated[bool, typer.Option(help="Write OUT/config.yaml with the suggested lr.")] = False,
 ) -> None:
     """Learning-rate range test: sweep the LR geometrically, plot the loss, suggest an LR."""
-    from tuneforge.diagnose.lr_finder import write_lr_find
+    from tuneforge.report.lr_find import write_lr_find
 
     _single_process("lr-find")
     _check_out(out)

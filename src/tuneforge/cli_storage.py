@@ -20,7 +20,7 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port workers connect to.")] = 13000,
 ) -> None:
     """Run Optuna's gRPC storage proxy; workers pass --storage grpc://HOST:PORT. Ctrl-C stops it."""
-    from tuneforge.tuning.proxy import serve_proxy
+    from tuneforge.tuning.proxy_server import serve_proxy
     from tuneforge.tuning.storage import _safe
 
     if host not in LOOPBACK:  # the proxy has no authentication: whoever reaches it can write

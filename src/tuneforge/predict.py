@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tuneforge.data.rows import as_rows
 from tuneforge.data.sources import load_table
 from tuneforge.data.split import holdout
-from tuneforge.data.tensors import as_rows, load_arrays, read_npz_arrays
+from tuneforge.data.tensors import load_arrays, read_npz_arrays
 from tuneforge.data.usersource import load_user_source
 from tuneforge.engine.module import predict_tensor
 from tuneforge.errors import DataError

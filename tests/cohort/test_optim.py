@@ -19,6 +19,7 @@ from tuneforge.engine.cohort.optim import (
     clip_grad_value_,
     member_hyperparameters,
 )
+from tuneforge.engine.cohort.reference import REFERENCE_STEPS
 from tuneforge.recipe import make_optimizer
 from tuneforge.recipe.optimizers import optimizer_kwargs
 
@@ -228,3 +229,45 @@ def test_clip_grad_value_matches_torch_per_member() -> None:
     for i in range(3):
         for g, e in zip(grads, expected[i], strict=True):
             assert torch.equal(g[i], e)
+
+
+def _reference_kwargs(cfg) -> dict:
+    """A member's hyperparameters as the reference steps take them (``betas`` split)."""
+    kwargs = dict(optimizer_kwargs(cfg))
+    if "betas" in kwargs:
+        kwargs["beta1"], kwargs["beta2"] = kwargs.pop("betas")
+    if FAMILIES[cfg.name] == "adam":
+        kwargs["decoupled"] = cfg.name == "adamw"
+    return kwargs
+
+
+@pytest.mark.parametrize(("family", "fused"), FORMS)
+def test_every_member_follows_the_plain_reference_step(family: str, fused: bool) -> None:
+    """The batched (and fused) forms against the one-member update rule their docstrings state
+    (engine/cohort/reference.py), member by member, over 100 steps."""
+    cfgs = MEMBERS[family]
+    k = len(cfgs)
+    gen = torch.Generator().manual_seed(5)
+    start = [torch.randn(k, *shape, generator=gen) for shape in SHAPES]
+    coef = [torch.randn(k, *shape, generator=gen) for shape in SHAPES]
+    hyper = member_hyperparameters([optimizer_kwargs(c) for c in cfgs], [c.name for c in cfgs])
+    params = [p.clone() for p in start]
+    batched = make_batched(family, params, hyper, fused)
+    alone = [[p[i].clone() for p in start] for i in range(k)]
+    states = [[{} for _ in SHAPES] for _ in range(k)]
+    step = REFERENCE_STEPS[family]
+    for t in range(1, 101):
+        lr = hyper["lr"] * 0.99**t
+        leaves = [p.requires_grad_() for p in params]
+        grads = torch.autograd.grad(objective(leaves, coef), leaves)
+        params = [p.detach() for p in leaves]
+        batched.step(params, grads, lr)
+        for i, cfg in enumerate(cfgs):
+            ps = [p.requires_grad_() for p in alone[i]]
+            member_grads = torch.autograd.grad(objective(ps, [c[i] for c in coef]), ps)
+            alone[i] = [p.detach() for p in ps]
+            for p, g, state in zip(alone[i], member_grads, states[i], strict=True):
+                step(p, g, state, t, **(_reference_kwargs(cfg) | {"lr": float(lr[i])}))
+    for i in range(k):
+        for p, q in zip(params, alone[i], strict=True):
+            assert relative(p[i], q) < 1e-5, (family, i, cfgs[i])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tuneforge.config.schema import DataConfig
-from tuneforge.data import Encoder, prepare
+from tuneforge.data import load_encoder, prepare
 from tuneforge.errors import DataError
 
 
@@ -153,7 +153,7 @@ def test_class_labels_are_indices_into_the_sorted_classes(csv_file, frame):
 def test_encoder_round_trips_through_skops(tmp_path, csv_file, frame):
     data = prepare(DataConfig(source=str(csv_file), target="species", impute="median"))
     data.encoder.save(tmp_path / "encoder.skops")
-    loaded = Encoder.load(tmp_path / "encoder.skops")
+    loaded = load_encoder(tmp_path / "encoder.skops")
     assert loaded.columns == data.encoder.columns and loaded.impute == "median"
     np.testing.assert_array_equal(loaded.transform(frame), data.encoder.transform(frame))
     assert loaded.decode_target(np.array([0, 2])).tolist() == ["mid", "tall"]

@@ -22,11 +22,11 @@ from tuneforge.diagnose.lr_finder import (
     lr_schedule,
     range_test,
     suggest,
-    write_lr_find,
 )
 from tuneforge.errors import ConfigError
 from tuneforge.models import build_model
 from tuneforge.recipe import Recipe, make_optimizer
+from tuneforge.report.lr_find import write_lr_find
 
 
 def setup(overrides: list[str]):

@@ -79,8 +79,28 @@ def test_the_seed_alone_decides_the_initial_weights(kind):
 
 
 @pytest.mark.parametrize("kind", sorted(EXAMPLES))
-def test_eval_mode_is_deterministic(kind):
-    model = _model(kind).eval()
+def test_in_eval_mode_each_rows_output_depends_on_that_row_alone(kind):
+    """Eval mode turns dropout off and makes batch norm use its running statistics: a row's
+    output is the same in a batch of 5 as alone, and the same on every call (an independent
+    reference: the row computed on its own, not the same batch twice)."""
+    model = _model(kind)
     x = EXAMPLES[kind][2]()
+    model.train()
     with torch.no_grad():
-        assert torch.equal(model(x), model(x))
+        model(x)  # a training forward moves batch-norm running statistics away from their start
+    model.eval()
+    with torch.no_grad():
+        together = model(x)
+        alone = torch.cat([model(x[i : i + 1]) for i in range(len(x))])
+    torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        assert torch.equal(model(x), together)
+
+
+def test_the_row_check_fails_for_a_model_left_in_training_mode():
+    """Batch norm in training mode normalizes over the batch: rows depend on each other."""
+    model = _model("mlp").train()
+    x = EXAMPLES["mlp"][2]()
+    with torch.no_grad():
+        together, first = model(x)[:2], model(x[:2])
+    assert not torch.allclose(together, first, atol=1e-4)

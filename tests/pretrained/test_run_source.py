@@ -10,8 +10,7 @@ from pretrained_helpers import target_config
 from safetensors.torch import load_file
 
 import tuneforge
-from tuneforge.data import prepare
-from tuneforge.data.prep import Encoder
+from tuneforge.data import load_encoder, prepare
 from tuneforge.models import build_model
 
 
@@ -35,7 +34,7 @@ def test_same_columns_reuse_the_source_encoder(source_run, digits_files):
     cfg = target_config(digits_files[1], {"kind": "pretrained", "source": str(source_run)})
     assert cfg.data.encoder_from == str(source_run)
     data = prepare(cfg.data)
-    source = Encoder.load(source_run / "encoder.skops")
+    source = load_encoder(source_run / "encoder.skops")
     frame = tuneforge.data.load_table(str(digits_files[1]), "target").features
     # the target rows are scaled with the pre-training means and scales, not their own
     expected = source.transform(frame)[data.rows["train"]]

@@ -6,10 +6,10 @@ import pytest
 from report_studies import make_study
 
 import tuneforge
-from tuneforge.diagnose.lr_finder import write_lr_find
+from tuneforge.report.lr_find import write_lr_find
 
 #: A run name with markup in it: the report must show it as text.
-RUN_NAME = "<i>quick</i> & digits"
+RUN_NAME = "<img src=x onerror=alert(1)> & digits"  # markup, no '/' (one folder name)
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,9 @@ def open_page(browser, page_file: Path, screenshot: str) -> dict:
     page.goto(url, wait_until="load")
     seen["images"] = page.evaluate(
         "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])")
+    seen["sizes"] = page.evaluate(
+        "Array.from(document.images).map(i => [i.alt, i.naturalWidth, i.getBoundingClientRect().width,"
+        " parseFloat(i.dataset.fontPx)])")  # fmt: skip
     seen["sections"] = page.evaluate("Array.from(document.querySelectorAll('section[id], h3[id]'))"
                                      ".map(s => s.id)")  # fmt: skip
     seen["title"] = page.title()
@@ -52,6 +55,21 @@ def open_page(browser, page_file: Path, screenshot: str) -> dict:
     page.close()
     seen["url"] = url
     return seen
+
+
+#: the smallest text we accept on screen, in CSS pixels (browsers' minimum font default is 6-9)
+MIN_FONT_PX = 9.0
+
+
+def illegible(seen: dict) -> list[str]:
+    """Images whose smallest text, as the browser draws it at the report's width, is too small."""
+    bad = []
+    for alt, natural, shown, font_px in seen["sizes"]:
+        if not font_px == font_px:  # NaN: the PNG recorded no font size
+            bad.append(f"{alt}: no font size recorded")
+        elif font_px * shown / natural < MIN_FONT_PX:
+            bad.append(f"{alt}: {natural} px wide shown at {shown:.0f} px: text {font_px * shown / natural:.1f} px")
+    return bad
 
 
 def external(seen: dict) -> list[str]:
@@ -65,8 +83,9 @@ def test_run_report_in_chromium(browser, run_dir):
     pngs = sorted((run_dir / "plots").glob("*.png"))
     assert len(seen["images"]) == len(pngs) == 5
     assert all(complete and width > 300 for complete, width, _ in seen["images"])
-    assert "<i>quick</i> & digits" in seen["title"]  # markup shown as text
+    assert "<img src=x onerror=alert(1)> & digits" in seen["title"]  # markup shown as text
     assert (ARTIFACTS / "report-run.png").stat().st_size > 10_000
+    assert illegible(seen) == []
 
 
 def test_study_report_in_chromium(browser, study_url, tmp_path):
@@ -77,5 +96,14 @@ def test_study_report_in_chromium(browser, study_url, tmp_path):
     assert {"best", "trials", "best-config", "plots"} <= set(seen["sections"])
     titles = {alt for _, _, alt in seen["images"]}
     assert titles == {"Optimization history", "Parameter importance", "Parallel coordinates",
-                      "Slice plots", "Intermediate values"}  # fmt: skip
+                      "Slice plots", "Intermediate values", "Learning curves of the top 5 trials"}  # fmt: skip
     assert all(complete and width > 300 for complete, width, _ in seen["images"])
+    assert illegible(seen) == []
+    wide = {alt: shown for alt, _, shown, _ in seen["sizes"] if alt.startswith(("Slice", "Parallel"))}
+    assert min(wide.values()) > 900  # the wide plots span the report, not half of it
+
+
+def test_the_legibility_check_flags_a_shrunken_plot():
+    seen = {"sizes": [["Slice plots", 3000, 1000.0, 12.5], ["Loss", 576, 500.0, 10.4],
+                      ["Old", 576, 500.0, float("nan")]]}  # fmt: skip
+    assert [line.split(":")[0] for line in illegible(seen)] == ["Slice plots", "Old"]

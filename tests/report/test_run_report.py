@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -14,7 +15,7 @@ import yaml
 import tuneforge
 from tuneforge.errors import DataError
 from tuneforge.report import write_report
-from tuneforge.report.html import best_values, read_history
+from tuneforge.report.html import best_values, read_history, run_title
 
 SECTIONS = ("scores", "warnings", "diagnosis", "gradients", "lr-find", "plots", "recipe")
 PLOTS = ("loss.png", "metrics.png", "lr.png", "grad_norms.png", "lr_find.png")
@@ -36,8 +37,8 @@ def test_train_writes_a_self_contained_report_with_every_section_and_plot(run_di
 def test_what_the_run_says_is_escaped(run_dir):
     page = (run_dir / "report.html").read_text()
     name = yaml.safe_load((run_dir / "config.yaml").read_text())["name"]
-    assert name == "<i>quick</i> & digits"  # markup in the run's name ...
-    assert name not in page and "&lt;i&gt;quick&lt;/i&gt; &amp; digits" in page  # ... shown as text
+    assert name == "<img src=x onerror=alert(1)> & digits"  # markup in the run's name ...
+    assert name not in page and "&lt;img src=x onerror=alert(1)&gt; &amp; digits" in page  # ... shown as text
 
 
 def test_best_per_epoch_values_match_the_metrics_file(run_dir):
@@ -84,12 +85,33 @@ def test_reporting_a_folder_that_is_not_a_run_is_bad_input(tmp_path):
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
 
 
-def test_cli_rewrites_the_report_of_a_run(run_dir):
-    (run_dir / "report.html").unlink()
-    done = subprocess.run([sys.executable, "-m", "tuneforge", "report", str(run_dir)],
+def test_cli_rewrites_the_report_of_a_run(run_dir, tmp_path):
+    run = shutil.copytree(run_dir, tmp_path / "run")  # a copy: run_dir is shared by the module
+    (run / "report.html").unlink()
+    done = subprocess.run([sys.executable, "-m", "tuneforge", "report", str(run)],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert "<h1>Run &lt;img src=x onerror=alert(1)&gt; &amp; digits</h1>" in (run / "report.html").read_text()
     assert (run_dir / "report.html").is_file()
+
+
+@pytest.mark.parametrize(("folder", "name", "title"), [
+    (".best.8635", None, "digits-study · best"),  # a best run before it is renamed
+    (".refit.12", "my-recipe", "digits-study · refit"),
+    ("quick", None, "quick"),
+    ("quick", "named", "named"),
+])  # fmt: skip
+def test_run_reports_are_titled_with_the_runs_own_name(tmp_path, folder, name, title):
+    path = tmp_path / "digits-study" / folder
+    path.mkdir(parents=True)
+    assert run_title(name, path) == title
+
+
+def test_a_published_best_run_keeps_its_study_title(tmp_path):
+    (tmp_path / "study").mkdir()
+    (tmp_path / "study" / "best.yaml").write_text("name: x\n")
+    assert run_title("x", tmp_path / "study" / "best") == "study · best"
+    assert run_title("x", tmp_path / "other" / "best") == "x"  # a user's run named best
 
 
 @pytest.mark.slow

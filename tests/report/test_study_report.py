@@ -12,6 +12,7 @@ import yaml
 from report_studies import make_study
 
 from tuneforge.errors import DataError
+from tuneforge.report import study as study_info
 from tuneforge.report import write_study_report
 from tuneforge.report.html import trial_rows
 from tuneforge.report.study import open_study, safe_name
@@ -26,18 +27,50 @@ def test_study_report_has_optunas_plots_top_trials_and_best_config(study_url, tm
     study = load(study_url)
     page = write_study_report(study, tmp_path).read_text()
     for title in ("Optimization history", "Parameter importance", "Parallel coordinates",
-                  "Slice plots", "Intermediate values"):  # fmt: skip
+                  "Slice plots", "Intermediate values", "Learning curves of the top 5 trials"):  # fmt: skip
         assert f'alt="{title}"' in page
-    assert len(list((tmp_path / "plots").glob("*.png"))) == 5
-    best_yaml = re.search(r'id="best-config">.*?<pre>(.*?)</pre>', page, re.S).group(1)
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 6
+    best_yaml = re.search(r'id="best-config">.*?<details>.*?<pre>(.*?)</pre>', page, re.S).group(1)
     stored = study.best_trial.user_attrs["config"]
-    assert yaml.safe_load(best_yaml.replace("&#39;", "'")) == stored
+    assert stored["name"] is None
+    assert yaml.safe_load(best_yaml.replace("&#39;", "'")) == {k: v for k, v in stored.items() if v is not None}
     assert f"Trial {study.best_trial.number}:" in page
     states = {t.state for t in study.trials}
     assert optuna.trial.TrialState.PRUNED in states and optuna.trial.TrialState.FAIL in states
     for state in states:
         count = sum(t.state == state for t in study.trials)
         assert f"{count} {state.name.lower()}" in page
+
+
+def test_study_report_leads_with_the_tuned_keys_and_their_change(study_url, tmp_path):
+    study = load(study_url)
+    page = write_study_report(study, tmp_path).read_text()
+    assert page.index('id="tuned-keys"') < page.index('id="trials"') < page.index('id="best-config"')
+    table = re.search(r'id="tuned-keys">.*?</table>', page, re.S).group(0)
+    rows = re.findall(r"<tr><td>(.*?)</td><td class=\"num\">(.*?)</td><td class=\"num\">(.*?)</td><td>(.*?)</td></tr>", table)
+    best = study.best_trial
+    lr = best.params["train.optimizer.lr"]
+    assert [r[0] for r in rows] == sorted(best.params)  # every tuned key, nothing else
+    by_key = {r[0]: r[1:] for r in rows}
+    assert by_key["train.optimizer.lr"] == (f"{lr:.4g}", "0.001", f"×{lr / 0.001:.3g}")
+    assert by_key["model.hidden"][1] == "[128]"
+    assert by_key["model.hidden"][2] == ("same" if best.params["model.hidden"] == "[128]" else "changed")
+    l2 = best.params["train.regularization.l2"]
+    assert by_key["train.regularization.l2"][2] == f"{l2:+.3g}"  # from 0: a difference, not a ratio
+
+
+def test_many_tuned_keys_get_several_readable_slice_plots(tmp_path):
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study.optimize(lambda t: sum(t.suggest_float(f"k{i}", 0, 1) for i in range(7)), n_trials=8)
+    made, _ = study_info.study_plots(study, tmp_path)
+    slices = sorted(t for t in made if t.startswith("Slice plots"))
+    assert slices == ["Slice plots 1/3", "Slice plots 2/3", "Slice plots 3/3"]
+    from PIL import Image
+
+    for title in slices:
+        with Image.open(made[title]) as image:  # never wider than the report (~1050 px)
+            assert image.width <= 1000 and float(image.text["tuneforge:smallest-font-px"]) >= 9
 
 
 def test_top_trials_are_the_best_completed_ones_in_order(study_url):

@@ -23,6 +23,8 @@ def test_best_yaml_reproduces_the_best_trial_exactly():
     # The study also left that run on disk, with the same score.
     saved = json.loads((study.best_run / "summary.json").read_text())
     assert saved["metrics"]["val/accuracy"] == study.best_value
+    # Its report is titled with the study and "best", not the private folder it trained in.
+    assert f"<h1>Run {study.folder.name} · best</h1>" in (study.best_run / "report.html").read_text()
 
 
 def test_study_api_matches_optuna():

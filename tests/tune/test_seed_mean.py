@@ -7,8 +7,8 @@ import math
 import pytest
 from optuna.trial import TrialState
 
-from tuneforge.tuning.executor import TrialOutcome
 from tuneforge.tuning.seeds import SeedMean, combine
+from tuneforge.tuning.trials import TrialOutcome
 
 
 class FakeTrial:

@@ -25,17 +25,35 @@ class _Strict(BaseModel):
 class CNNModel(_Strict):
     """Conv blocks ``conv -> [batch norm] -> activation -> [pool]``, then a dense head."""
 
-    kind: Literal["cnn"] = "cnn"
-    channels: Annotated[list[PositiveInt], Field(min_length=1)] = [32, 64]  # one per conv block
-    kernel_size: PositiveInt = 3  # odd, padded to keep the size ("same")
-    pool: Literal["max", "avg"] | None = "max"  # 2x2 after each block while the image is >= 2 px
-    batch_norm: bool = True
-    activation: Activation = "relu"
-    init: Init = "he"
-    dropout: Fraction = 0.0  # before the head's layers
+    kind: Literal["cnn"] = Field(
+        "cnn",
+        description="conv blocks conv -> [batch norm] -> activation -> [pool], then a dense head",
+    )
+    channels: Annotated[list[PositiveInt], Field(min_length=1)] = Field(
+        [32, 64],
+        description="output channels of each conv block",
+    )
+    kernel_size: PositiveInt = Field(
+        3,
+        description="odd kernel size, padded to keep the image size",
+    )
+    pool: Literal["max", "avg"] | None = Field(
+        "max",
+        description="2x2 pooling after each block while the image is at least 2 px; null: none",
+    )
+    batch_norm: bool = Field(True, description="batch normalization after each convolution")
+    activation: Activation = Field(
+        "relu",
+        description="activation after each block and the head's hidden layer",
+    )
+    init: Init = Field("he", description="weight initialization: default (torch's), xavier or he")
+    dropout: Fraction = Field(0.0, description="dropout before the head's layers")
     # Width of the head's hidden layer; 0: none. Not `hidden` (mlp's list of widths): a key
     # means one kind of value across kinds, so tune.space can tell how to sample it.
-    head: Annotated[int, Field(ge=0)] = 128
+    head: Annotated[int, Field(ge=0)] = Field(
+        128,
+        description="width of the head's hidden layer; 0: none",
+    )
 
     @field_validator("kernel_size")
     @classmethod
@@ -47,34 +65,55 @@ class CNNModel(_Strict):
 
 class _SequenceModel(_Strict):
     #: Token sequences: integer ids in [0, vocab_size) are embedded; None: float features.
-    vocab_size: PositiveInt | None = None
+    vocab_size: PositiveInt | None = Field(
+        None,
+        description="token sequences: integer ids in [0, vocab_size) are embedded; null: float features",
+    )
 
 
 class RNNModel(_SequenceModel):
     """A recurrent encoder; the head reads the last valid step's state (both directions)."""
 
-    kind: Literal["rnn"] = "rnn"
-    cell: Literal["lstm", "gru"] = "lstm"
-    hidden_size: PositiveInt = 64
-    layers: PositiveInt = 1
-    bidirectional: bool = False
-    dropout: Fraction = 0.0  # between stacked layers and before the head
-    embed_dim: PositiveInt = 32  # token embedding width (with vocab_size)
+    kind: Literal["rnn"] = Field(
+        "rnn",
+        description="a recurrent encoder; the head reads the last valid step's state",
+    )
+    cell: Literal["lstm", "gru"] = Field("lstm", description="the recurrent cell")
+    hidden_size: PositiveInt = Field(64, description="width of the hidden state")
+    layers: PositiveInt = Field(1, description="stacked recurrent layers")
+    bidirectional: bool = Field(False, description="read the sequence both ways")
+    dropout: Fraction = Field(0.0, description="dropout between stacked layers and before the head")
+    embed_dim: PositiveInt = Field(32, description="token embedding width (with vocab_size)")
 
 
 class TransformerModel(_SequenceModel):
     """A small pre-norm transformer encoder with a padding mask, pooled into a linear head."""
 
-    kind: Literal["transformer"] = "transformer"
-    d_model: PositiveInt = 64
-    heads: PositiveInt = 4
-    layers: PositiveInt = 2
-    ff: PositiveInt = 128  # width of each block's feed-forward layer
-    dropout: Fraction = 0.1
-    activation: Literal["relu", "gelu"] = "gelu"
-    positional: Literal["sinusoidal", "learned"] = "sinusoidal"
-    pooling: Literal["mean", "cls", "last"] = "mean"
-    max_length: PositiveInt | None = None  # longest sequence; None: the training data's length
+    kind: Literal["transformer"] = Field(
+        "transformer",
+        description="a small pre-norm transformer encoder with a padding mask, pooled into a linear head",
+    )
+    d_model: PositiveInt = Field(64, description="width of the token states (divisible by heads)")
+    heads: PositiveInt = Field(4, description="attention heads per block")
+    layers: PositiveInt = Field(2, description="encoder blocks")
+    ff: PositiveInt = Field(128, description="width of each block's feed-forward layer")
+    dropout: Fraction = Field(0.1, description="dropout inside the blocks")
+    activation: Literal["relu", "gelu"] = Field(
+        "gelu",
+        description="activation of the feed-forward layers",
+    )
+    positional: Literal["sinusoidal", "learned"] = Field(
+        "sinusoidal",
+        description="positional encoding",
+    )
+    pooling: Literal["mean", "cls", "last"] = Field(
+        "mean",
+        description="token states -> one vector: mean over valid steps, a cls token, or the last valid step",
+    )
+    max_length: PositiveInt | None = Field(
+        None,
+        description="longest sequence; null: the training data's length",
+    )
 
     @field_validator("heads")
     @classmethod

@@ -9,16 +9,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from tuneforge.config.messages import format_validation_error
 from tuneforge.config.schema import Config
 from tuneforge.errors import ConfigError
-
-# Tags pydantic puts into error locations for discriminated unions; they are not config keys.
-_UNION_TAGS = {
-    "linear", "logistic", "mlp",
-    "sgd", "adam", "adamw", "rmsprop", "adagrad",
-    "constant", "inverse_time", "exponential", "step", "cosine", "plateau", "onecycle",
-}  # fmt: skip
-_UNION_TAGS |= {"cnn", "rnn", "transformer", "pretrained", "custom"}
 
 
 def load_config(
@@ -74,35 +67,6 @@ def validate(raw: Mapping[str, Any], source: str = "config") -> Config:
         raise ConfigError(f"{source}: {getattr(exc, 'detail', exc)}") from None
     except ValidationError as exc:
         raise ConfigError(f"{source}: {format_validation_error(exc)}") from None
-
-
-def format_validation_error(exc: ValidationError) -> str:
-    errors = exc.errors()
-    first = errors[0]
-    loc = first["loc"]
-    if first["type"] == "extra_forbidden":  # the last part is the user's own (unknown) key
-        key = ".".join([*(str(part) for part in loc[:-1] if _is_key(part)), str(loc[-1])])
-    else:
-        key = ".".join(str(part) for part in loc if _is_key(part))
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif first["type"] == "union_tag_invalid":
-        field = first["ctx"]["discriminator"].strip("'")
-        key = f"{key}.{field}"
-        message = f"unknown {first['ctx']['tag']!r}; expected one of {first['ctx']['expected_tags']}"
-    elif "input" in first and not isinstance(first["input"], dict):
-        message = f"{message} (got {first['input']!r})"
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-    # Cross-key checks raise from the root and already start with the key they blame.
-    return f"{key}: {message}{more}" if key else f"{message}{more}"
-
-
-def _is_key(part: str | int) -> bool:
-    """Drop the tags pydantic adds for union members (``mlp``, ``constrained-int``, ...)."""
-    if isinstance(part, int):
-        return True
-    return part not in _UNION_TAGS and "[" not in part and "-" not in part and part != "int"
 
 
 def parse_override(item: str) -> tuple[str, Any]:

@@ -20,28 +20,76 @@ class _Strict(BaseModel):
 class LoraConfig(_Strict):
     """Low-rank adapters (``peft``) on a Hugging Face body; the base weights stay frozen."""
 
-    r: PositiveInt = 8
-    alpha: Annotated[float, Field(gt=0)] = 16.0
-    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    target_modules: list[str] | None = None  # None: peft's default for the architecture
+    r: PositiveInt = Field(8, description="rank of the adapters")
+    alpha: Annotated[float, Field(gt=0)] = Field(
+        16.0,
+        description="scaling of the adapters (alpha / r)",
+    )
+    dropout: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.0,
+        description="dropout on the adapters' input",
+    )
+    target_modules: list[str] | None = Field(
+        None,
+        description="module names to adapt; null: peft's default for the architecture",
+    )
 
 
 class PretrainedModel(_Strict):
     """A saved tuneforge run (``source: runs/xyz``) or a local Hugging Face model (``hf``)."""
 
-    kind: Literal["pretrained"] = "pretrained"
-    source: str | None = None  # a tuneforge run directory, or a local Hugging Face model folder
-    hf: str | None = None  # a Hugging Face model folder or a name already in the local cache
-    new_head: bool | Literal["auto"] = "auto"  # auto: a fresh head when the output count differs
-    freeze: Literal["all", "none"] | Annotated[int, Field(ge=0)] = "none"  # int: first N blocks
-    unfreeze_epoch: PositiveInt | None = None  # frozen blocks train from after this many epochs
-    body_lr: Annotated[float, Field(gt=0)] | None = None  # None: train.optimizer.lr
-    head_lr: Annotated[float, Field(gt=0)] | None = None  # None: train.optimizer.lr
-    layer_decay: Annotated[float, Field(gt=0, le=1)] | None = None  # each block down: lr × this
-    encoder: Literal["auto", "refit"] = "auto"  # auto: reuse the source run's when columns match
-    pooling: Literal["mean", "cls"] = "mean"  # Hugging Face bodies: token states -> one vector
-    lora: LoraConfig | None = None
-    gradient_checkpointing: bool = False  # Hugging Face bodies: recompute activations
+    kind: Literal["pretrained"] = Field(
+        "pretrained",
+        description="a saved tuneforge run or a local Hugging Face model (docs/pretrained.md)",
+    )
+    source: str | None = Field(
+        None,
+        description="a tuneforge run directory, or a local Hugging Face model folder",
+    )
+    hf: str | None = Field(
+        None,
+        description="a Hugging Face model folder or a name already in the local cache",
+    )
+    new_head: bool | Literal["auto"] = Field(
+        "auto",
+        description="a fresh output layer; auto: when the output count differs",
+    )
+    freeze: Literal["all", "none"] | Annotated[int, Field(ge=0)] = Field(
+        "none",
+        description="all, none, or the number of first blocks whose weights stay fixed",
+    )
+    unfreeze_epoch: PositiveInt | None = Field(
+        None,
+        description="frozen blocks train from after this many epochs; null: never",
+    )
+    body_lr: Annotated[float, Field(gt=0)] | None = Field(
+        None,
+        description="learning rate of the body; null: train.optimizer.lr",
+    )
+    head_lr: Annotated[float, Field(gt=0)] | None = Field(
+        None,
+        description="learning rate of the head; null: train.optimizer.lr",
+    )
+    layer_decay: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None,
+        description="each block down from the head trains at lr times this; null: one rate",
+    )
+    encoder: Literal["auto", "refit"] = Field(
+        "auto",
+        description="auto: reuse the source run's fitted encoder when the columns match; refit: fit a new one",
+    )
+    pooling: Literal["mean", "cls"] = Field(
+        "mean",
+        description="Hugging Face bodies: token states -> one vector",
+    )
+    lora: LoraConfig | None = Field(
+        None,
+        description="low-rank adapters (peft) on a Hugging Face body; the base weights stay frozen",
+    )
+    gradient_checkpointing: bool = Field(
+        False,
+        description="Hugging Face bodies: recompute activations in the backward pass to save memory",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> PretrainedModel:

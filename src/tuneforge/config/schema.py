@@ -36,9 +36,15 @@ class Strict(BaseModel):
 
 # --------------------------------------------------------------------------------------- data
 class SplitConfig(Strict):
-    val: Fraction = 0.2
-    test: Fraction = 0.2
-    seed: int = 0
+    val: Fraction = Field(0.2, description="fraction of all rows held out for validation (0: none)")
+    test: Fraction = Field(
+        0.2,
+        description="fraction of all rows held out for the final test score; val + test leave at least 10% for training",
+    )
+    seed: int = Field(
+        0,
+        description="seed of the split (apart from train.seed); classification splits are stratified",
+    )
 
     @model_validator(mode="after")
     def _leaves_training_rows(self) -> SplitConfig:
@@ -48,50 +54,122 @@ class SplitConfig(Strict):
 
 
 class DataConfig(Strict):
-    source: str = "digits"
-    target: str | None = None
-    task: Literal["classification", "regression"] | None = None
-    features: list[str] | None = None
-    categorical: list[str] | None = None
-    numeric: list[str] | None = Field(default=None, description=(
-        "Columns read as numbers: a value that is not a number (stray text) becomes missing, "
-        "filled by data.impute or refused without it. Without it, a column holding any text "
-        "is one-hot encoded as categories (with a warning when most of it is numbers)."))
-    split: SplitConfig = SplitConfig()
-    folds: Annotated[int, Field(ge=2)] = 5
-    standardize: bool = True
-    standardize_target: bool = True
-    impute: Literal["mean", "median", "most_frequent"] | None = None
-    prep: PrepConfig = PrepConfig()  # polynomial -> select -> pca, fitted on training rows
+    source: str = Field(
+        "digits",
+        description="a built-in set (linear, digits, breast_cancer, wine, iris, diabetes, sine; nothing is downloaded), a .csv/.parquet/.npz file, or a folder of class sub-folders of images",
+    )
+    target: str | None = Field(
+        None,
+        description="the target column of a file (built-ins know theirs)",
+    )
+    task: Literal["classification", "regression"] | None = Field(
+        None,
+        description="classification or regression; null: inferred (text, boolean, categorical and integer targets with at most 20 values are classes)",
+    )
+    features: list[str] | None = Field(
+        None,
+        description="feature columns to keep; null: every other column",
+    )
+    categorical: list[str] | None = Field(
+        None,
+        description="columns to one-hot encode; null: the non-numeric and boolean columns",
+    )
+    numeric: list[str] | None = Field(
+        None,
+        description="columns read as numbers: a value that is not a number (stray text) becomes missing, filled by data.impute or refused without it; null: a column holding any text is one-hot encoded as categories (with a warning when most of it is numbers)",
+    )
+    split: SplitConfig = Field(
+        SplitConfig(),
+        description="the validation and test fractions and the split's seed",
+    )
+    folds: Annotated[int, Field(ge=2)] = Field(
+        5,
+        description="folds of `tuneforge cv` (k-fold over the non-test rows)",
+    )
+    standardize: bool = Field(
+        True,
+        description="scale numeric features to zero mean and unit variance (training rows' statistics)",
+    )
+    standardize_target: bool = Field(
+        True,
+        description="regression: train on (y - mean) / std of the training rows; scores and predictions stay in the target's units",
+    )
+    impute: Literal["mean", "median", "most_frequent"] | None = Field(
+        None,
+        description="fill missing feature values (fitted on training rows); null: missing values are an error naming the columns",
+    )
+    prep: PrepConfig = Field(
+        PrepConfig(),
+        description="fitted feature steps after the encoding: polynomial -> select -> pca",
+    )
     #: table: feature rows; image: [C, H, W] per row; sequence: [T, F] (or [T] token ids) per row.
     #: None: from model.kind (cnn -> image, rnn/transformer -> sequence, else table).
-    shape: Literal["table", "image", "sequence"] | None = None
-    image_size: tuple[PositiveInt, PositiveInt] = (32, 32)  # [H, W] images of a folder are resized to
-    text: str | None = None  # a text column, tokenized for a pretrained Hugging Face model
-    max_length: PositiveInt = 128  # tokens kept per text (longer texts are truncated)
+    shape: Literal["table", "image", "sequence"] | None = Field(
+        None,
+        description="table rows, [C, H, W] images or [T, F] / [T] sequences; null: from model.kind",
+    )
+    image_size: tuple[PositiveInt, PositiveInt] = Field(
+        (32, 32),
+        description="[H, W] the images of a folder are resized to",
+    )
+    text: str | None = Field(
+        None,
+        description="a text column, tokenized for a pretrained Hugging Face model",
+    )
+    max_length: PositiveInt = Field(
+        128,
+        description="tokens kept per text (longer texts are truncated)",
+    )
     # Filled from model.* for kind pretrained (config/pretrained.py), not written by hand:
-    tokenizer: str | None = None  # the Hugging Face tokenizer folder or name for data.text
-    encoder_from: str | None = None  # a run directory whose fitted encoder.skops is reused
+    tokenizer: str | None = Field(
+        None,
+        description="filled in from model.* for kind pretrained; not written by hand",
+    )
+    encoder_from: str | None = Field(
+        None,
+        description="filled in from model.source for kind pretrained: the run whose fitted encoder is reused",
+    )
 
 
 # -------------------------------------------------------------------------------------- model
 class LinearModel(Strict):
-    kind: Literal["linear"] = "linear"
-    init: Init = "default"
+    kind: Literal["linear"] = Field("linear", description="one affine map (regression)")
+    init: Init = Field(
+        "default",
+        description="weight initialization: default (torch's), xavier or he",
+    )
 
 
 class LogisticModel(Strict):
-    kind: Literal["logistic"] = "logistic"
-    init: Init = "default"
+    kind: Literal["logistic"] = Field(
+        "logistic",
+        description="one affine map read as (multinomial) logistic regression; classification only",
+    )
+    init: Init = Field(
+        "default",
+        description="weight initialization: default (torch's), xavier or he",
+    )
 
 
 class MLPModel(Strict):
-    kind: Literal["mlp"] = "mlp"
-    hidden: Annotated[list[PositiveInt], Field(min_length=1)] = [128, 64]
-    activation: Activation = "relu"
-    init: Init = "he"
-    dropout: Fraction = 0.0
-    norm: Literal["batch", "layer"] | None = None
+    kind: Literal["mlp"] = Field(
+        "mlp",
+        description="a multilayer perceptron: Linear -> [norm] -> activation -> [dropout] per hidden width, then a linear head",
+    )
+    hidden: Annotated[list[PositiveInt], Field(min_length=1)] = Field(
+        [128, 64],
+        description="widths of the hidden layers",
+    )
+    activation: Activation = Field("relu", description="activation after each hidden layer")
+    init: Init = Field(
+        "he",
+        description="weight initialization: default (torch's), xavier or he (biases zeroed)",
+    )
+    dropout: Fraction = Field(0.0, description="dropout probability after each hidden activation")
+    norm: Literal["batch", "layer"] | None = Field(
+        None,
+        description="batch or layer normalization after each hidden linear layer; null: none",
+    )
 
 
 ModelConfig = Annotated[
@@ -103,12 +181,15 @@ ModelConfig = Annotated[
 
 # ---------------------------------------------------------------------------------- optimizer
 class SGDConfig(Strict):
-    name: Literal["sgd"] = "sgd"
-    lr: PositiveFloat = 0.01
-    momentum: Fraction = 0.0
-    nesterov: bool = False
-    dampening: Fraction = 0.0
-    weight_decay: NonNegFloat = 0.0
+    name: Literal["sgd"] = Field("sgd", description="torch.optim.SGD")
+    lr: PositiveFloat = Field(0.01, description="learning rate")
+    momentum: Fraction = Field(0.0, description="momentum factor")
+    nesterov: bool = Field(
+        False,
+        description="Nesterov momentum (needs momentum > 0 and dampening 0)",
+    )
+    dampening: Fraction = Field(0.0, description="dampening of the momentum")
+    weight_decay: NonNegFloat = Field(0.0, description="L2 penalty added to the gradient")
 
     @model_validator(mode="after")
     def _nesterov_needs_momentum(self) -> SGDConfig:
@@ -118,12 +199,21 @@ class SGDConfig(Strict):
 
 
 class AdamConfig(Strict):
-    name: Literal["adam", "adamw"] = "adam"
-    lr: PositiveFloat = 1e-3
-    betas: tuple[Fraction, Fraction] = (0.9, 0.999)
-    eps: PositiveFloat = 1e-8
-    weight_decay: NonNegFloat | None = None  # None: 0 for adam, 0.01 for adamw (torch's defaults)
-    amsgrad: bool = False
+    name: Literal["adam", "adamw"] = Field(
+        "adam",
+        description="torch.optim.Adam, or AdamW (decoupled weight decay)",
+    )
+    lr: PositiveFloat = Field(1e-3, description="learning rate")
+    betas: tuple[Fraction, Fraction] = Field(
+        (0.9, 0.999),
+        description="decay rates of the gradient's running mean and of its square",
+    )
+    eps: PositiveFloat = Field(1e-8, description="added to the denominator")
+    weight_decay: NonNegFloat | None = Field(
+        None,
+        description="null: 0 for adam, 0.01 for adamw (torch's defaults)",
+    )
+    amsgrad: bool = Field(False, description="the AMSGrad variant")
 
     @model_validator(mode="after")
     def _torch_default_decay(self) -> AdamConfig:
@@ -133,22 +223,25 @@ class AdamConfig(Strict):
 
 
 class RMSpropConfig(Strict):
-    name: Literal["rmsprop"] = "rmsprop"
-    lr: PositiveFloat = 1e-2
-    alpha: Fraction = 0.99
-    eps: PositiveFloat = 1e-8
-    momentum: Fraction = 0.0
-    centered: bool = False
-    weight_decay: NonNegFloat = 0.0
+    name: Literal["rmsprop"] = Field("rmsprop", description="torch.optim.RMSprop")
+    lr: PositiveFloat = Field(1e-2, description="learning rate")
+    alpha: Fraction = Field(0.99, description="decay rate of the squared-gradient average")
+    eps: PositiveFloat = Field(1e-8, description="added to the denominator")
+    momentum: Fraction = Field(0.0, description="momentum factor")
+    centered: bool = Field(False, description="normalize by the gradient's estimated variance")
+    weight_decay: NonNegFloat = Field(0.0, description="L2 penalty added to the gradient")
 
 
 class AdagradConfig(Strict):
-    name: Literal["adagrad"] = "adagrad"
-    lr: PositiveFloat = 1e-2
-    lr_decay: NonNegFloat = 0.0
-    eps: PositiveFloat = 1e-10
-    initial_accumulator_value: NonNegFloat = 0.0
-    weight_decay: NonNegFloat = 0.0
+    name: Literal["adagrad"] = Field("adagrad", description="torch.optim.Adagrad")
+    lr: PositiveFloat = Field(1e-2, description="learning rate")
+    lr_decay: NonNegFloat = Field(0.0, description="learning-rate decay per step")
+    eps: PositiveFloat = Field(1e-10, description="added to the denominator")
+    initial_accumulator_value: NonNegFloat = Field(
+        0.0,
+        description="starting value of the squared-gradient sums",
+    )
+    weight_decay: NonNegFloat = Field(0.0, description="L2 penalty added to the gradient")
 
 
 OptimizerConfig = Annotated[
@@ -158,52 +251,91 @@ OptimizerConfig = Annotated[
 
 # ----------------------------------------------------------------------------------- schedule
 class _Schedule(Strict):
-    warmup_steps: Annotated[int, Field(ge=0)] = 0
-    interval: Literal["step", "epoch"] = "step"
+    warmup_steps: Annotated[int, Field(ge=0)] = Field(
+        0,
+        description="steps of linear warm-up from 0 before the schedule",
+    )
+    interval: Literal["step", "epoch"] = Field(
+        "step",
+        description="step: the factor changes every optimizer step; epoch: once per epoch",
+    )
 
 
 class ConstantSchedule(_Schedule):
-    name: Literal["constant"] = "constant"
+    name: Literal["constant"] = Field("constant", description="the base learning rate throughout")
 
 
 class InverseTimeSchedule(_Schedule):
-    name: Literal["inverse_time"] = "inverse_time"
-    decay: NonNegFloat = 0.01
+    name: Literal["inverse_time"] = Field("inverse_time", description="lr / (1 + decay * t)")
+    decay: NonNegFloat = Field(0.01, description="decay per step (or epoch)")
 
 
 class ExponentialSchedule(_Schedule):
-    name: Literal["exponential"] = "exponential"
-    gamma: Annotated[float, Field(gt=0, le=1)] = 0.999
+    name: Literal["exponential"] = Field("exponential", description="lr * gamma^t")
+    gamma: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.999,
+        description="factor per step (or epoch)",
+    )
 
 
 class StepSchedule(_Schedule):
-    name: Literal["step"] = "step"
-    step_size: PositiveInt = 1000
-    gamma: Annotated[float, Field(gt=0, le=1)] = 0.1
+    name: Literal["step"] = Field("step", description="lr * gamma^floor(t / step_size)")
+    step_size: PositiveInt = Field(1000, description="steps (or epochs) between drops")
+    gamma: Annotated[float, Field(gt=0, le=1)] = Field(0.1, description="factor of each drop")
 
 
 class CosineSchedule(_Schedule):
-    name: Literal["cosine"] = "cosine"
-    min_factor: Fraction = 0.0
-    period: PositiveInt | None = None  # None: the whole run after warmup
+    name: Literal["cosine"] = Field(
+        "cosine",
+        description="cosine annealing from lr to lr * min_factor",
+    )
+    min_factor: Fraction = Field(0.0, description="the final factor")
+    period: PositiveInt | None = Field(
+        None,
+        description="steps (or epochs) of one cosine; null: the whole run after warm-up",
+    )
 
 
 class PlateauSchedule(_Schedule):
-    name: Literal["plateau"] = "plateau"
-    monitor: str = "val/loss"
-    mode: Literal["min", "max"] | None = None
-    factor: Annotated[float, Field(gt=0, lt=1)] = 0.1
-    patience: Annotated[int, Field(ge=0)] = 5
-    threshold: NonNegFloat = 1e-4
-    min_factor: NonNegFloat = 0.0
-    interval: Literal["epoch"] = "epoch"
+    name: Literal["plateau"] = Field(
+        "plateau",
+        description="lr * factor whenever the monitored metric stops improving (torch's ReduceLROnPlateau)",
+    )
+    monitor: str = Field("val/loss", description="the metric watched, e.g. val/loss")
+    mode: Literal["min", "max"] | None = Field(
+        None,
+        description="min or max; null: min for losses and errors, max for scores",
+    )
+    factor: Annotated[float, Field(gt=0, lt=1)] = Field(0.1, description="factor of each reduction")
+    patience: Annotated[int, Field(ge=0)] = Field(
+        5,
+        description="epochs without improvement before a reduction",
+    )
+    threshold: NonNegFloat = Field(1e-4, description="relative improvement that counts")
+    min_factor: NonNegFloat = Field(0.0, description="the factor never goes below this")
+    interval: Literal["epoch"] = Field(
+        "epoch",
+        description="plateau schedules update once per epoch",
+    )
 
 
 class OneCycleSchedule(_Schedule):
-    name: Literal["onecycle"] = "onecycle"
-    pct_start: Annotated[float, Field(gt=0, lt=1)] = 0.3
-    div_factor: Annotated[float, Field(gt=1)] = 25.0
-    final_div_factor: Annotated[float, Field(gt=1)] = 1e4
+    name: Literal["onecycle"] = Field(
+        "onecycle",
+        description="torch's OneCycleLR: up to lr, then down far below it",
+    )
+    pct_start: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.3,
+        description="fraction of the steps spent rising",
+    )
+    div_factor: Annotated[float, Field(gt=1)] = Field(
+        25.0,
+        description="the start is lr / div_factor",
+    )
+    final_div_factor: Annotated[float, Field(gt=1)] = Field(
+        1e4,
+        description="the end is the start / final_div_factor",
+    )
 
 
 ScheduleConfig = Annotated[
@@ -214,27 +346,48 @@ ScheduleConfig = Annotated[
 
 # ------------------------------------------------------------------------------------- train
 class RegularizationConfig(Strict):
-    l1: NonNegFloat = 0.0
-    l2: NonNegFloat = 0.0
-    l1_mode: Literal["penalty", "proximal"] = "penalty"
-    include_bias: bool = False
+    l1: NonNegFloat = Field(0.0, description="lambda_1 of the L1 penalty")
+    l2: NonNegFloat = Field(0.0, description="lambda_2 of the L2 penalty")
+    l1_mode: Literal["penalty", "proximal"] = Field(
+        "penalty",
+        description="penalty (in the loss) or proximal (soft-threshold after each step: exact zeros)",
+    )
+    include_bias: bool = Field(
+        False,
+        description="also penalize biases and normalization parameters",
+    )
 
 
 class EarlyStoppingConfig(Strict):
-    monitor: str = "val/loss"
-    mode: Literal["min", "max"] | None = None  # None: min for losses/errors, max for scores
-    patience: Annotated[int, Field(ge=0)] = 10
-    min_delta: NonNegFloat = 0.0
-    restore_best: bool = True
+    monitor: str = Field("val/loss", description="the metric watched, e.g. val/loss")
+    mode: Literal["min", "max"] | None = Field(
+        None,
+        description="min or max; null: min for losses and errors, max for scores",
+    )
+    patience: Annotated[int, Field(ge=0)] = Field(
+        10,
+        description="epochs without improvement before stopping",
+    )
+    min_delta: NonNegFloat = Field(0.0, description="smallest change that counts as an improvement")
+    restore_best: bool = Field(True, description="keep the best epoch's weights, not the last")
 
 
 class DiagnosticsConfig(Strict):
     """Gradient health checks during training (rules in docs/diagnostics.md)."""
 
-    grad_every: Annotated[int, Field(ge=0)] = 50  # optimizer steps between checks; 0 turns them off
-    vanishing: Annotated[float, Field(gt=0, lt=1)] = 1e-3  # early layer norm / largest layer norm
-    vanishing_checks: PositiveInt = 3  # ... below `vanishing` for this many checks in a row
-    exploding: Annotated[float, Field(gt=1)] = 100.0  # total norm / median of the earlier checks
+    grad_every: Annotated[int, Field(ge=0)] = Field(
+        50,
+        description="optimizer steps between gradient checks; 0 turns them off",
+    )
+    vanishing: Annotated[float, Field(gt=0, lt=1)] = Field(
+        1e-3,
+        description="an early layer's gradient norm below this fraction of the largest layer's is vanishing",
+    )
+    vanishing_checks: PositiveInt = Field(3, description="... for this many checks in a row")
+    exploding: Annotated[float, Field(gt=1)] = Field(
+        100.0,
+        description="a total gradient norm above this multiple of the earlier checks' median is exploding",
+    )
 
 
 def _positive_int_or(value: Any, word: str) -> Any:
@@ -248,35 +401,84 @@ BUILTIN_LOSSES = ("mse", "mae", "huber", "cross_entropy", "bce")
 
 
 class TrainConfig(Strict):
-    loss: str | None = Field(default=None, description="mse, mae, huber, cross_entropy, bce, or "
-                             "a per-sample loss 'module:function' (docs/custom.md); None: "
-                             "cross_entropy for classification, mse for regression.")
-    metrics: list[str] = Field(default_factory=list, description="Extra scores reported on "
-                               "val and test (and usable as tune.objective): scikit-learn "
-                               "scorer names (balanced_accuracy, matthews_corrcoef, ...) or "
-                               "'module:function' (docs/custom.md).")
-    huber_delta: PositiveFloat = 1.0
-    label_smoothing: Fraction = 0.0
-    optimizer: OptimizerConfig = AdamConfig()
-    batch_size: PositiveInt | Literal["full"] = 64
+    loss: str | None = Field(
+        None,
+        description="mse, mae, huber, cross_entropy, bce, or a per-sample loss 'module:function' (docs/custom.md); null: cross_entropy for classification, mse for regression",
+    )
+    metrics: list[str] = Field(
+        default_factory=list,
+        description="extra scores reported on val and test (and usable as tune.objective): scikit-learn scorer names (balanced_accuracy, matthews_corrcoef, ...) or 'module:function' (docs/custom.md)",
+    )
+    huber_delta: PositiveFloat = Field(1.0, description="delta of the Huber loss")
+    label_smoothing: Fraction = Field(0.0, description="epsilon of cross-entropy label smoothing")
+    optimizer: OptimizerConfig = Field(
+        AdamConfig(),
+        description="the torch.optim optimizer; `{lr: 0.01}` keeps Adam",
+    )
+    batch_size: PositiveInt | Literal["full"] = Field(
+        64,
+        description="rows per mini-batch, or full for gradient descent on the whole training part",
+    )
     epochs: PositiveInt | Literal["auto"] = Field(
-        "auto", description="passes over the training rows; `auto`: enough for `min_steps` "
-        "optimizer steps, at least 20 and at most 200 (see Training budget)")
+        "auto",
+        description="passes over the training rows; auto: enough for min_steps optimizer steps, at least 20 and at most 200 (docs/recipes.md, Training budget)",
+    )
     min_steps: PositiveInt = Field(
-        300, description="optimizer steps that `epochs: auto` trains for (within 20 to 200 epochs)")
-    regularization: RegularizationConfig = RegularizationConfig()
-    schedule: ScheduleConfig = ConstantSchedule()
-    clip_grad_norm: PositiveFloat | None = None
-    clip_grad_value: PositiveFloat | None = None
-    accumulate: PositiveInt = 1
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: forward under torch.autocast; weights stay fp32
-    early_stopping: EarlyStoppingConfig | None = None
-    augment: AugmentConfig | None = None  # random changes to training batches (docs/data.md)
-    seed: int = 0
-    deterministic: bool = False
-    device: str = "auto"
-    checkpoint_every: Annotated[int, Field(ge=0)] = 1  # epochs; 0 turns checkpoints off
-    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+        300,
+        description="optimizer steps that `epochs: auto` trains for (within 20 to 200 epochs)",
+    )
+    regularization: RegularizationConfig = Field(
+        RegularizationConfig(),
+        description="L1 / L2 penalties",
+    )
+    schedule: ScheduleConfig = Field(
+        ConstantSchedule(),
+        description="learning-rate schedule; `cosine` is short for `{name: cosine}`",
+    )
+    clip_grad_norm: PositiveFloat | None = Field(
+        None,
+        description="rescale the whole gradient to this L2 norm when it is larger; null: no clipping",
+    )
+    clip_grad_value: PositiveFloat | None = Field(
+        None,
+        description="clamp every gradient entry to [-v, v]; null: no clamping",
+    )
+    accumulate: PositiveInt = Field(
+        1,
+        description="micro-batches per optimizer step (gradient accumulation)",
+    )
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32",
+        description="bf16: the forward pass under torch.autocast; weights, gradients and loss stay fp32",
+    )
+    early_stopping: EarlyStoppingConfig | None = Field(
+        None,
+        description="stop when a monitored metric stops improving; null: train every epoch",
+    )
+    augment: AugmentConfig | None = Field(
+        None,
+        description="random changes to training batches (docs/data.md); null: none",
+    )
+    seed: int = Field(
+        0,
+        description="seeds Python, NumPy and torch, the initial weights and the batch shuffling",
+    )
+    deterministic: bool = Field(
+        False,
+        description="torch.use_deterministic_algorithms(True): bit-identical reruns, sometimes slower",
+    )
+    device: str = Field(
+        "auto",
+        description="auto (CUDA when available, else CPU), cpu, cuda, cuda:1, ...",
+    )
+    checkpoint_every: Annotated[int, Field(ge=0)] = Field(
+        1,
+        description="epochs between resumable checkpoints (and after the last); 0: none",
+    )
+    diagnostics: DiagnosticsConfig = Field(
+        DiagnosticsConfig(),
+        description="gradient health checks during training",
+    )
 
     @field_validator("epochs", mode="before")
     @classmethod
@@ -320,30 +522,62 @@ class TrainConfig(Strict):
 class LoggingConfig(Strict):
     """Where a run reports to, besides its run directory. None of it changes the results."""
 
-    report: bool = True  # write report.html + plots/ into the run directory at the end
-    tensorboard: bool = False  # event files under <run dir>/tensorboard (needs `tensorboard`)
-    mlflow: bool = False  # one MLflow run per training run (needs `mlflow` or `mlflow-skinny`)
-    mlflow_tracking_uri: str | None = None  # None: MLflow's own default / MLFLOW_TRACKING_URI
-    mlflow_experiment: str | None = None
+    report: bool = Field(
+        True,
+        description="write report.html and plots/ into the run directory at the end",
+    )
+    tensorboard: bool = Field(
+        False,
+        description="event files under <run dir>/tensorboard (needs tensorboard)",
+    )
+    mlflow: bool = Field(
+        False,
+        description="one MLflow run per training run (needs mlflow or mlflow-skinny)",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        description="null: MLflow's own default or MLFLOW_TRACKING_URI",
+    )
+    mlflow_experiment: str | None = Field(
+        None,
+        description="the MLflow experiment; null: MLflow's default",
+    )
 
 
 class Config(Strict):
     """A whole recipe. ``Config()`` is the built-in default: an MLP on ``digits``."""
 
-    name: FolderName | None = Field(default=None, description=(
-        "The run's name: its folder is runs/<name> (one folder name: no '/', '\\' or '..')."))
-    data: DataConfig = DataConfig()
-    model: ModelConfig = MLPModel()
-    train: TrainConfig = TrainConfig()
-    logging: LoggingConfig = LoggingConfig()
+    name: FolderName | None = Field(
+        None,
+        description="the run's name: its folder is runs/<name> (one folder name: no '/', '\\' or '..'), and a study's default name",
+    )
+    data: DataConfig = Field(
+        DataConfig(),
+        description="where the rows come from and how they are encoded and split",
+    )
+    model: ModelConfig = Field(
+        MLPModel(),
+        description="the model; `kind` picks it and each kind takes only its own keys",
+    )
+    train: TrainConfig = Field(
+        TrainConfig(),
+        description="loss, optimizer, batches, schedule, regularization and stopping",
+    )
+    logging: LoggingConfig = Field(
+        LoggingConfig(),
+        description="where a run reports to besides its run directory",
+    )
     # Read by `tuneforge tune` only (tune_schema.py); a recipe without one dumps without `tune:`.
-    tune: TuneConfig | None = Field(default=None, exclude_if=lambda tune: tune is None)
+    tune: TuneConfig | None = Field(
+        default=None, exclude_if=lambda tune: tune is None,
+        description="`tuneforge tune` settings (docs/tuning.md); ignored by `train`",
+    )
 
     def __init__(self, **sections: Any) -> None:
         """``Config(data={...}, ...)`` in code fails like a config file: one ConfigError line."""
         from pydantic import ValidationError
 
-        from tuneforge.config.loading import format_validation_error  # loading imports schema
+        from tuneforge.config.messages import format_validation_error
         from tuneforge.errors import ConfigError
 
         try:

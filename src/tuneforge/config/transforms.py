@@ -19,46 +19,76 @@ class _Strict(BaseModel):
 
 # ------------------------------------------------------------------------------- data.prep
 class PolynomialConfig(_Strict):
-    degree: Annotated[int, Field(ge=2, le=4)] = 2
-    interaction_only: bool = False
+    degree: Annotated[int, Field(ge=2, le=4)] = Field(
+        2,
+        description="highest degree of the polynomial features",
+    )
+    interaction_only: bool = Field(
+        False,
+        description="only products of distinct features (no powers)",
+    )
 
 
 class SelectConfig(_Strict):
-    k: PositiveInt = 20
+    k: PositiveInt = Field(20, description="features kept")
     #: f_test: ANOVA F (classification) / F-regression; mutual_info: mutual information;
     #: linear: largest |coefficient| of a logistic/ridge fit; forest: random-forest importances.
-    score: Literal["f_test", "mutual_info", "linear", "forest"] = "f_test"
+    score: Literal["f_test", "mutual_info", "linear", "forest"] = Field(
+        "f_test",
+        description="f_test (ANOVA F / F-regression), mutual_info, linear (largest |coefficient|) or forest (random-forest importances)",
+    )
 
 
 class PCAConfig(_Strict):
     #: An integer keeps that many components; a fraction in (0, 1) keeps the fewest components
     #: whose explained variance reaches it.
-    components: PositiveInt | Annotated[float, Field(gt=0, lt=1)] = 0.95
-    whiten: bool = False
+    components: PositiveInt | Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.95,
+        description="an integer keeps that many components; a fraction in (0, 1) the fewest whose explained variance reaches it",
+    )
+    whiten: bool = Field(False, description="scale the components to unit variance")
 
 
 class PrepConfig(_Strict):
     """Steps after the encoding, always in this order: polynomial -> select -> pca."""
 
-    polynomial: PolynomialConfig | None = None
-    select: SelectConfig | None = None
-    pca: PCAConfig | None = None
+    polynomial: PolynomialConfig | None = Field(
+        None,
+        description="polynomial and interaction features",
+    )
+    select: SelectConfig | None = Field(None, description="keep the k best features")
+    pca: PCAConfig | None = Field(None, description="principal components")
 
 
 # ---------------------------------------------------------------------------- train.augment
 class AugmentConfig(_Strict):
     """Random changes to training batches only; evaluation always sees the data as it is."""
 
-    seed: int | None = None  # None: train.seed
+    seed: int | None = Field(None, description="seed of the random changes; null: train.seed")
     #: (C, H, W) to view flat feature rows as images; None with 4-D image data uses its shape.
-    image_shape: tuple[PositiveInt, PositiveInt, PositiveInt] | None = None
-    translate: Annotated[int, Field(ge=0)] = 0  # max shift in pixels, each axis
-    hflip: bool = False
-    vflip: bool = False
-    rotate: NonNegFloat = 0.0  # max angle in degrees, either way
-    cutout: Annotated[int, Field(ge=0)] = 0  # side of the zeroed square, pixels
-    noise: NonNegFloat = 0.0  # std of Gaussian noise added to the (encoded) features
-    mixup: NonNegFloat = 0.0  # alpha of Beta(alpha, alpha); 0 turns mixup off
+    image_shape: tuple[PositiveInt, PositiveInt, PositiveInt] | None = Field(
+        None,
+        description="(C, H, W) to view flat feature rows as images; null: 4-D image data's own shape",
+    )
+    translate: Annotated[int, Field(ge=0)] = Field(
+        0,
+        description="largest shift in pixels, each axis",
+    )
+    hflip: bool = Field(False, description="random horizontal flips")
+    vflip: bool = Field(False, description="random vertical flips")
+    rotate: NonNegFloat = Field(
+        0.0,
+        description="largest rotation in degrees, either way (at most 180)",
+    )
+    cutout: Annotated[int, Field(ge=0)] = Field(
+        0,
+        description="side of a zeroed square, in pixels; 0: none",
+    )
+    noise: NonNegFloat = Field(
+        0.0,
+        description="std of Gaussian noise added to the encoded features",
+    )
+    mixup: NonNegFloat = Field(0.0, description="alpha of Beta(alpha, alpha) for mixup; 0: off")
 
     @property
     def image_ops(self) -> bool:

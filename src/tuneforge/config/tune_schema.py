@@ -33,12 +33,18 @@ class SpaceEntry(_Strict):
     A bare YAML list is shorthand for ``{choices: [...]}``.
     """
 
-    low: Number | None = None
-    high: Number | None = None
-    log: bool = False
-    step: Number | None = None
-    choices: list[Any] | None = None
-    when: dict[str, Any] | None = None
+    low: Number | None = Field(None, description="lower end of a range")
+    high: Number | None = Field(None, description="upper end of a range")
+    log: bool = Field(False, description="sample the range on a log scale")
+    step: Number | None = Field(None, description="spacing of the values in the range")
+    choices: list[Any] | None = Field(
+        None,
+        description="the values to choose from (instead of a range)",
+    )
+    when: dict[str, Any] | None = Field(
+        None,
+        description="sample only in trials where another key has this value: {dotted key: value or list}",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -84,8 +90,11 @@ class SpaceEntry(_Strict):
 class ObjectiveSpec(_Strict):
     """One objective: a metric of the run summary and, optionally, its direction."""
 
-    metric: str
-    direction: Literal["maximize", "minimize"] | None = None  # None: inferred from the name
+    metric: str = Field(description="a metric of the run summary, e.g. val/accuracy")
+    direction: Literal["maximize", "minimize"] | None = Field(
+        None,
+        description="maximize or minimize; null: from the metric's name",
+    )
 
 
 #: ``tune.cohort`` when it is not set, for linear/logistic/mlp recipes. Measured on the default
@@ -98,32 +107,70 @@ DEFAULT_COHORT = 16
 class TuneConfig(_Strict):
     """``tuneforge tune`` settings. Every key also works as a keyword of ``tuneforge.tune``."""
 
-    trials: PositiveInt = 64  # finished (complete or pruned) trials the study should hold
-    objective: list[ObjectiveSpec] | None = None  # None: val/accuracy, or val/rmse (regression)
-    sampler: Literal[SAMPLER_NAMES] = "tpe"
-    pruner: Literal[PRUNER_NAMES] | None = None  # None: asha for one objective, none for several
-    seed: int | None = 0
-    # None: in memory, nothing kept. The default journal file costs the default study a few
-    # percent where SQLite doubled it (benchmarks/study_storage.py); any SQLAlchemy URL works.
-    storage: str | None = "journal:///runs/studies.journal"
-    # None: the config's name, or <data source>-<model kind>; its folder is runs/<study>
-    study: FolderName | None = None
-    cv: Annotated[int, Field(ge=2)] | None = None  # score each trial by k-fold cross-validation
-    refit: bool = False  # retrain the best recipe on train+val and report its test score
-    space: dict[str, SpaceEntry] | None = None  # None: the default space of the model kind
-    workers: PositiveInt = 1
-    heartbeat: PositiveInt = 10  # seconds between a running trial's heartbeats
-    out: str | None = None  # folder for best.yaml and the best/refit runs; None: runs/<study>
+    trials: PositiveInt = Field(
+        64,
+        description="finished (complete or pruned) trials the study should hold",
+    )
+    objective: list[ObjectiveSpec] | None = Field(
+        None,
+        description="metric(s) of the run summary to optimize; null: val/accuracy, or val/rmse for regression",
+    )
+    sampler: Literal[SAMPLER_NAMES] = Field("tpe", description="Optuna sampler")
+    pruner: Literal[PRUNER_NAMES] | None = Field(
+        None,
+        description="Optuna pruner; null: asha for one objective, none for several",
+    )
+    seed: int | None = Field(0, description="seed of the sampler; null: a fresh one")
+    # The default journal file costs the default study a few percent where SQLite doubled it
+    # (benchmarks/study_storage.py).
+    storage: str | None = Field(
+        "journal:///runs/studies.journal",
+        description="study storage URL (journal, sqlite, postgresql, grpc); null: in memory, nothing kept",
+    )
+    study: FolderName | None = Field(
+        None,
+        description="the study's name, also its folder runs/<study>; null: the config's name, or <data source>-<model kind>",
+    )
+    cv: Annotated[int, Field(ge=2)] | None = Field(
+        None,
+        description="score each trial by k-fold cross-validation with this many folds; null: holdout",
+    )
+    refit: bool = Field(
+        False,
+        description="retrain the best recipe on train+val and report its test score",
+    )
+    space: dict[str, SpaceEntry] | None = Field(
+        None,
+        description="dotted key -> range or choices; null: the default space of the model kind",
+    )
+    workers: PositiveInt = Field(1, description="local worker processes sharing the study")
+    heartbeat: PositiveInt = Field(
+        10,
+        description="seconds between a running trial's heartbeats (a dead worker's trials are retried)",
+    )
+    out: str | None = Field(
+        None,
+        description="folder for best.yaml and the best/refit runs; null: runs/<study>",
+    )
     # Members trained at once as one batched model (1: one trial at a time). None (the default):
     # DEFAULT_COHORT for model kinds the cohort engine batches, 1 for the others.
-    cohort: PositiveInt | None = None
-    compile: bool = False  # torch.compile each cohort's step (tune.cohort > 1)
+    cohort: PositiveInt | None = Field(
+        None,
+        description="members trained at once as one batched model (1: one trial at a time); null: 16 for model kinds the cohort engine batches, else 1",
+    )
+    compile: bool = Field(False, description="torch.compile each cohort's step (tune.cohort > 1)")
     # Rolling cohorts (holdout studies, tune.cohort > 1): new trials join running cohorts as
     # others leave, instead of the next K waiting for the last of these (docs/tuning.md).
-    refill: bool = False
+    refill: bool = Field(
+        False,
+        description="rolling cohorts: new trials join running cohorts as others leave (holdout studies)",
+    )
     # Training seeds per trial (train.seed + 0..N-1): the trial scores the mean over them. In a
     # cohort each seed is a member, and tune.cohort counts members (trials x seeds).
-    seeds: PositiveInt = 1
+    seeds: PositiveInt = Field(
+        1,
+        description="training seeds per trial (train.seed + 0..N-1); the trial scores their mean",
+    )
 
     @field_validator("objective", mode="before")
     @classmethod

@@ -22,7 +22,7 @@ from tuneforge.data.checks import (
     to_numeric,
 )
 from tuneforge.data.prep import Encoder, categorical_columns, check_missing, fit_encoder
-from tuneforge.data.reuse import reuse_encoder
+from tuneforge.data.reuse import load_encoder, reuse_encoder
 from tuneforge.data.sources import BUILTIN, Table, load_table
 from tuneforge.data.split import holdout, kfold
 from tuneforge.data.tensors import ArraySource, fit_array_encoder, load_arrays
@@ -31,7 +31,8 @@ from tuneforge.data.usersource import load_user_source
 from tuneforge.errors import DataError
 from tuneforge.usercode import is_spec
 
-__all__ = ["BUILTIN", "Batches", "Dataset", "Encoder", "from_arrays", "load_table", "prepare"]
+__all__ = ["BUILTIN", "Batches", "Dataset", "Encoder", "from_arrays", "load_encoder", "load_table",
+           "prepare"]
 
 PARTS = ("train", "val", "test")
 

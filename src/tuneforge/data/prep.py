@@ -20,6 +20,7 @@ from sklearn.preprocessing import LabelEncoder, OneHotEncoder, StandardScaler
 from tuneforge.config.transforms import PrepConfig
 from tuneforge.data.checks import to_numeric
 from tuneforge.data.reduce import fit_prep
+from tuneforge.data.rows import as_rows, scale
 from tuneforge.errors import DataError
 
 
@@ -56,8 +57,6 @@ class Encoder:
 
     def transform_array(self, x: np.ndarray, source: str = "input") -> np.ndarray:
         """Images ``[N, C, H, W]`` or sequences ``[N, T, F]`` / ``[N, T]``, as in training."""
-        from tuneforge.data.tensors import as_rows, scale
-
         if self.layout == "table":
             raise DataError(f"{source}: this model takes table rows, not a {x.ndim}-D array")
         x = as_rows(x, self.layout, source)
@@ -107,26 +106,28 @@ class Encoder:
         from tuneforge.data.plain import read_plain
 
         parts = read_plain(Path(path).with_suffix(".json"))
-        return cls.load(path) if parts is None else cls(**parts)
+        return cls.from_state(read_encoder_state(path)) if parts is None else cls(**parts)
 
     @classmethod
-    def load(cls, path: str | Path) -> Encoder:
-        import skops.io
-
-        trusted = skops.io.get_untrusted_types(file=path)
-        # Only scikit-learn and numpy types may be untrusted-by-default here; anything else is refused.
-        unexpected = [t for t in trusted if not t.startswith(("sklearn.", "numpy."))]
-        if unexpected:
-            raise DataError(f"{path}: refusing to load unexpected types {unexpected}")
-        state = skops.io.load(path, trusted=trusted)
-        if "text" in state:  # a tokenized text column (data/text.py)
-            from tuneforge.data.text import load_text_encoder
-
-            return load_text_encoder(state)
+    def from_state(cls, state: dict) -> Encoder:
+        """The encoder :meth:`save` wrote, from :func:`read_encoder_state`'s dict (a text
+        encoder's state is read by ``tuneforge.data.reuse.load_encoder``)."""
         mean, std = state["target"]
         columns = tuple(state["columns"])
         return cls(state["features"], state["labels"], mean, std, columns, state.get("impute"),
                    state.get("layout", "table"), tuple(state.get("numeric", ())))  # fmt: skip
+
+
+def read_encoder_state(path: str | Path) -> dict:
+    """What :meth:`Encoder.save` wrote, loaded with skops trusting scikit-learn and numpy only."""
+    import skops.io
+
+    trusted = skops.io.get_untrusted_types(file=path)
+    # Only scikit-learn and numpy types may be untrusted-by-default here; anything else is refused.
+    unexpected = [t for t in trusted if not t.startswith(("sklearn.", "numpy."))]
+    if unexpected:
+        raise DataError(f"{path}: refusing to load unexpected types {unexpected}")
+    return skops.io.load(path, trusted=trusted)
 
 
 def check_missing(frame: pd.DataFrame, impute: str | None, source: str) -> None:

@@ -1,4 +1,4 @@
-"""Reusing a finished run's fitted feature encoder (``data.encoder_from``, set by fine-tuning).
+"""Loading a run's fitted encoder, and reusing it (``data.encoder_from``, set by fine-tuning).
 
 Fine-tuning a tuneforge run on new rows of the same kind of data should feed the body inputs
 scaled exactly as in pre-training: the body learned on the source run's means, scales,
@@ -15,8 +15,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from tuneforge.data.prep import Encoder
+from tuneforge.data.prep import Encoder, read_encoder_state
+from tuneforge.data.text import load_text_encoder
 from tuneforge.errors import DataError
+
+
+def load_encoder(path: str | Path, for_prediction: bool = False) -> Encoder:
+    """A run's ``encoder.skops``: a table / array encoder, or a text column's tokenizer settings.
+
+    ``for_prediction``: read the encoder's plain ``.json`` form when it has one (a table or array
+    encoder), which starts faster (``Encoder.load_for_prediction``)."""
+    if for_prediction and Path(path).with_suffix(".json").is_file():
+        return Encoder.load_for_prediction(path)
+    state = read_encoder_state(path)
+    if "text" in state:  # a tokenized text column (data/text.py)
+        return load_text_encoder(state)
+    return Encoder.from_state(state)
 
 
 def reuse_encoder(fresh: Encoder, run_dir: str, frame: pd.DataFrame) -> Encoder:
@@ -32,7 +46,7 @@ def reuse_encoder(fresh: Encoder, run_dir: str, frame: pd.DataFrame) -> Encoder:
                             "data.text to the text column to fine-tune it")  # fmt: skip
         raise DataError(f"model.source: {run_dir} is not a finished tuneforge run (missing "
                         "encoder.skops); set model.encoder: refit to fit a new encoder")  # fmt: skip
-    source = Encoder.load(path)
+    source = load_encoder(path)
     if list(source.columns) != list(frame.columns):
         return fresh
     return replace(fresh, features=source.features, impute=source.impute, numeric=source.numeric)

@@ -21,18 +21,16 @@ suggestion reads the smoothed curve. Suggestion rules (:data:`RULES`):
 from __future__ import annotations
 
 import copy
-import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from tuneforge.data import Batches, Dataset
-from tuneforge.errors import ConfigError, TuneforgeError
+from tuneforge.errors import ConfigError
 from tuneforge.recipe import Recipe, make_optimizer, penalized_parameters, penalty
 
 
@@ -210,29 +208,3 @@ def lr_find(cfg, **options) -> LRCurve:
     model = build_model(cfg.model, data.n_features, recipe.n_outputs, seed=cfg.train.seed).to(device)
     check_model(cfg.model, model, data.x["train"], recipe.n_outputs)
     return range_test(model, data, recipe, seed=cfg.train.seed, **options)
-
-
-def write_lr_find(cfg, folder: str | Path, *, apply: bool = False, **options) -> tuple[LRCurve, list[Path]]:
-    """Run :func:`lr_find` and write ``lr_find.json`` and ``plots/lr_find.png`` into ``folder``.
-
-    With ``apply``, also ``config.yaml``: the fully resolved recipe with ``train.optimizer.lr``
-    set to the suggestion (three significant digits). A folder holding a finished run is
-    refused for that, since its config.yaml must keep describing its model.
-    """
-    from tuneforge.config import dump_config, set_dotted, to_dict, validate
-    from tuneforge.report.plots import lr_finder as plot_lr_finder
-
-    folder = Path(folder)
-    if apply and (folder / "summary.json").is_file():
-        raise TuneforgeError(f"--apply: {folder} holds a finished run, whose config.yaml must stay "
-                             "as it is; choose another --out")  # fmt: skip
-    curve = lr_find(cfg, **options)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "lr_find.json").write_text(json.dumps(curve.to_dict(), indent=1))
-    written = [folder / "lr_find.json", plot_lr_finder(curve.to_dict(), folder / "plots" / "lr_find.png")]
-    if apply and curve.suggestion is not None:
-        raw = to_dict(cfg)
-        set_dotted(raw, "train.optimizer.lr", float(f"{curve.suggestion:.3g}"))
-        dump_config(validate(raw, "lr-find --apply"), folder / "config.yaml")
-        written.append(folder / "config.yaml")
-    return curve, written

@@ -28,10 +28,6 @@ def check_against_data(cfg: Config, data) -> None:
                           "a regression task; use kind: linear")  # fmt: skip
     check_monitors(cfg, data)
     _check_token_ids(cfg, data)
-    if cfg.train.metrics:
-        from tuneforge.evaluate.scorers import check_metrics  # scikit-learn's scorer registry
-
-        check_metrics(cfg.train.metrics)
 
 
 def check_monitors(cfg: Config, data) -> None:

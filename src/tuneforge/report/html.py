@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ import yaml
 from tuneforge.config import load_config
 from tuneforge.errors import DataError
 from tuneforge.evaluate.metrics import direction
-from tuneforge.report.plots import run_plots
+from tuneforge.report.plots import FONT_KEY, run_plots
 
 if TYPE_CHECKING:
     import optuna
@@ -52,6 +53,16 @@ def _environment() -> jinja2.Environment:
 
 def _image(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _plot(title: str, path: Path, wide: bool = False) -> dict:
+    """An image for the template, with the smallest font its PNG recorded (pixels)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        font = image.text.get(FONT_KEY) if hasattr(image, "text") else None
+    return {"title": title, "src": _image(path), "file": path.name, "wide": wide,
+            "font": float(font) if font else None}  # fmt: skip
 
 
 def _render(template: str, out: Path, **context) -> Path:
@@ -102,11 +113,21 @@ def write_report(run_dir: str | Path) -> Path:
     diagnosis = summary.get("diagnosis") or {}
     return _render(
         "run.html.j2", folder / "report.html",
-        title=cfg.name or folder.resolve().name, summary=summary,
+        title=run_title(cfg.name, folder), summary=summary,
         recipe=(folder / "config.yaml").read_text(), best=best_values(history),
         fit=diagnosis.get("fit"), gradients=diagnosis.get("gradients"), lr_find=lr_find,
-        plots=[{"title": t, "src": _image(p), "file": p.name} for t, p in plots.items()],
+        plots=[_plot(t, p) for t, p in plots.items()],
     )  # fmt: skip
+
+
+def run_title(cfg_name: str | None, folder: Path) -> str:
+    """A run report's title: the recipe's name, else its folder's. A study's best and refit runs
+    are trained in a private folder (``.best.<pid>``) and renamed: they are "<study> · best"."""
+    folder = folder.resolve()
+    own = re.sub(r"^\.(best|refit)\.\d+(\.old)?$", r"\1", folder.name)
+    if own != folder.name or (own in ("best", "refit") and (folder.parent / "best.yaml").is_file()):
+        return f"{folder.parent.name} · {own}"
+    return cfg_name or own
 
 
 def seed_rows(result: dict) -> list[dict]:
@@ -131,7 +152,7 @@ def write_seeds_report(folder: str | Path) -> Path:
     return _render(
         "seeds.html.j2", folder / "report.html", title=folder.resolve().name, result=result,
         rows=seed_rows(result), links=links, recipe=first.read_text() if first.is_file() else None,
-        plots=[{"title": "Seeds", "src": _image(plot), "file": plot.name}] if plot else [],
+        plots=[_plot("Seeds", plot)] if plot else [],
     )  # fmt: skip
 
 
@@ -173,14 +194,16 @@ def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
     params, rows = trial_rows(study)
     config, best = study_info.best_config(study)
     seeds, spread = best_seed_spread(best)
+    config = study_info.without_nulls(config)
     return _render(
         "study.html.j2", folder / "report.html",
         title=study.study_name, objectives=study_info.objective_names(study),
         directions=[d.name.lower() for d in study.directions], counts=study_info.counts(study),
         engines=study_info.engines(study),
         params=params, rows=rows, best=best, seeds=seeds, spread=spread,
+        tuned=study_info.tuned_keys(study, best),
         best_config=yaml.safe_dump(config, sort_keys=False) if config is not None else None,
-        plots=[{"title": t, "src": _image(p), "file": p.name} for t, p in made.items()],
+        plots=[_plot(t, p, wide=study_info.is_wide(t)) for t, p in made.items()],
         missing=missing,
     )  # fmt: skip
 

@@ -23,12 +23,29 @@ SIZE = (6.4, 3.6)
 PER_EPOCH_METRICS = ("accuracy", "f1", "rmse", "mae", "r2")
 
 
-def _save(fig: Figure, path: Path) -> Path:
+#: PNG text key holding a plot's smallest font in pixels (the report checks it stays legible)
+FONT_KEY = "tuneforge:smallest-font-px"
+
+
+def smallest_font_px(fig: Figure, dpi: float = DPI) -> float:
+    """The smallest visible text of ``fig`` in pixels of a PNG saved at ``dpi``."""
+    from matplotlib.text import Text
+
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes, default=10.0) * dpi / 72
+
+
+def save_png(fig: Figure, path: Path, dpi: float = DPI) -> Path:
+    """Save ``fig`` as a PNG that records its smallest font size (for the report's check)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, metadata={FONT_KEY: f"{smallest_font_px(fig, dpi):.2f}"})
+    return path
+
+
+def _save(fig: Figure, path: Path) -> Path:
     # Fixed margins: tight_layout measures every artist and costs as much as drawing them.
     fig.subplots_adjust(left=0.13, right=0.97, bottom=0.13, top=0.9, hspace=0.5)
-    fig.savefig(path, dpi=DPI)
-    return path
+    return save_png(fig, path)
 
 
 def _finite(xs: list, ys: list) -> tuple[list, list]:

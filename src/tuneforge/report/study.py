@@ -17,13 +17,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import optuna
 import optuna.visualization.matplotlib as ovm
+from matplotlib.figure import Figure
 from optuna.exceptions import ExperimentalWarning
 from optuna.trial import FrozenTrial, TrialState
 
 from tuneforge.errors import DataError
+from tuneforge.report.plots import save_png
 
 #: Optuna writes the names of a tuneforge study's objectives here (tuning runner).
 OBJECTIVES_ATTR = "tuneforge:objectives"
+#: ... and the study's starting recipe (resolved), written when the study is created
+BASE_ATTR = "tuneforge:base"
 JOURNAL_PREFIX = "journal:///"
 GRPC_PREFIX = "grpc://"
 GRPC_TIMEOUT_S = 30  # how long a report waits for `tuneforge storage serve` to answer
@@ -129,33 +133,106 @@ def best_config(study: optuna.Study) -> tuple[dict | None, FrozenTrial | None]:
     return trial.user_attrs.get("config") or dict(trial.params), trial
 
 
+def tuned_keys(study: optuna.Study, trial: FrozenTrial | None) -> list[dict]:
+    """The best trial's tuned keys: its value, the starting recipe's and how they differ.
+
+    Values come from the trial's stored recipe (as typed), else its Optuna parameters; the
+    start from the study's ``tuneforge:base`` attribute (None for studies made before it).
+    """
+    if trial is None:
+        return []
+    config, base = trial.user_attrs.get("config"), study.user_attrs.get(BASE_ATTR)
+    rows = []
+    for key in sorted(trial.params):
+        value = _dotted(config, key) if config is not None else trial.params[key]
+        start = _dotted(base, key) if base is not None else None
+        rows.append({"key": key, "value": value, "start": start, "change": _change(start, value)})
+    return rows
+
+
+def _dotted(tree: dict | None, key: str):
+    node = tree
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _change(start, value) -> str:
+    """``×3.2`` for positive numbers, ``+0.1`` across zero, ``same`` or ``changed``."""
+    if start == value:
+        return "same"
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (start, value))
+    if numbers and start > 0 and value > 0:
+        return f"×{value / start:.3g}"
+    if numbers:
+        return f"{value - start:+.3g}"
+    return "changed" if start is not None else ""
+
+
+def without_nulls(tree):
+    """A recipe without its null keys (they are the defaults; the report shows what is set)."""
+    if isinstance(tree, dict):
+        return {k: without_nulls(v) for k, v in tree.items() if v is not None}
+    if isinstance(tree, list):
+        return [without_nulls(v) for v in tree]
+    return tree
+
+
 # ---------------------------------------------------------------------------------- plots
+#: Params per slice-plot image: Optuna draws one panel per param in a row, and a row of many
+#: shrinks to unreadable text at the report's width; chunks keep each panel ~3 inches wide.
+SLICE_PARAMS = 3
+#: Width of a plot that spans the report (its content is ~1050 px wide): never scaled down.
+WIDE = (11.0, 4.4)
+#: Top trials whose learning curves share one plot.
+CURVES = 5
+
+
 def _plotters(study: optuna.Study) -> dict[str, Callable[[], object]]:
     names = objective_names(study)
     if len(study.directions) == 1:
-        return {
+        plots = {
             "Optimization history": lambda: ovm.plot_optimization_history(study, target_name=names[0]),
             "Parameter importance": lambda: ovm.plot_param_importances(study, target_name=names[0]),
             "Parallel coordinates": lambda: ovm.plot_parallel_coordinate(study, target_name=names[0]),
-            "Slice plots": lambda: ovm.plot_slice(study, target_name=names[0]),
+            **_slice_plotters(study, {"target_name": names[0]}, "Slice plots"),
             "Intermediate values": lambda: ovm.plot_intermediate_values(study),
         }
+        return plots
     first = {"target": lambda t: t.values[0], "target_name": names[0]}
     return {
         "Pareto front": lambda: ovm.plot_pareto_front(study, target_names=names),
         f"Optimization history ({names[0]})": lambda: ovm.plot_optimization_history(study, **first),
         f"Parameter importance ({names[0]})": lambda: ovm.plot_param_importances(study, **first),
         f"Parallel coordinates ({names[0]})": lambda: ovm.plot_parallel_coordinate(study, **first),
-        f"Slice plots ({names[0]})": lambda: ovm.plot_slice(study, **first),
+        **_slice_plotters(study, first, f"Slice plots ({names[0]})"),
     }
+
+
+def _slice_plotters(study: optuna.Study, target: dict, title: str) -> dict[str, Callable[[], object]]:
+    """One slice plot per chunk of :data:`SLICE_PARAMS` parameters (one plot if it fits)."""
+    params = sorted({p for t in study.get_trials(deepcopy=False) for p in t.params})
+    chunks = [params[i:i + SLICE_PARAMS] for i in range(0, len(params), SLICE_PARAMS)] or [None]
+    if len(chunks) == 1:
+        return {title: lambda: ovm.plot_slice(study, params=chunks[0], **target)}
+    return {f"{title} {i + 1}/{len(chunks)}": (lambda c=chunk: ovm.plot_slice(study, params=c, **target))
+            for i, chunk in enumerate(chunks)}  # fmt: skip
 
 
 def _figure_of(axes) -> plt.Figure:
     return np.asarray(axes, dtype=object).ravel()[0].figure
 
 
+def is_wide(title: str) -> bool:
+    """Plots drawn across the whole report width (many panels or many axes)."""
+    return title.startswith(("Slice plots", "Parallel coordinates", "Learning curves"))
+
+
 def study_plots(study: optuna.Study, folder: Path) -> tuple[dict[str, Path], dict[str, str]]:
-    """Optuna's matplotlib plots as PNGs; ``({title: path}, {title: why it is missing})``."""
+    """Optuna's matplotlib plots and the top trials' learning curves as PNGs;
+    ``({title: path}, {title: why it is missing})``."""
     folder.mkdir(parents=True, exist_ok=True)
     made, missing = {}, {}
     for i, (title, plot) in enumerate(_plotters(study).items()):
@@ -171,18 +248,38 @@ def study_plots(study: optuna.Study, folder: Path) -> tuple[dict[str, Path], dic
             if not any(ax.has_data() for ax in fig.axes):
                 missing[title] = "no trials with data for this plot yet"
                 continue
-            path = folder / f"study_{i}_{_slug(title)}.png"
-            slices = sum(ax.get_label() != "<colorbar>" for ax in fig.axes) if "Slice" in title else 1
-            fig.set_size_inches(min(max(6.4, 3.0 * slices), 16), 4.2)  # slice plots: one per param
-            if slices == 1:  # tight_layout would push the slice plots' colorbar over an axis
+            fig.set_size_inches(*(WIDE if is_wide(title) else (6.4, 4.2)))
+            if "Slice" not in title:  # tight_layout would push the slice plots' colorbar over an axis
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)  # colorbar axes
                     fig.tight_layout()
-            fig.savefig(path, dpi=DPI)
-            made[title] = path
+            made[title] = save_png(fig, folder / f"study_{i}_{_slug(title)}.png", DPI)
         finally:
             plt.close(fig)
+    curves = learning_curves(study, folder / "study_learning_curves.png")
+    if curves is not None:
+        made[f"Learning curves of the top {CURVES} trials"] = curves
     return made, missing
+
+
+def learning_curves(study: optuna.Study, path: Path) -> Path | None:
+    """The reported value per epoch of the best :data:`CURVES` trials, on one plot."""
+    if len(study.directions) > 1:
+        return None
+    top = [t for t in top_trials(study, CURVES) if t.intermediate_values]
+    if not top:
+        return None
+    fig = Figure(figsize=WIDE)
+    ax = fig.add_subplot()
+    for rank, trial in enumerate(top, 1):
+        steps = sorted(trial.intermediate_values)
+        ax.plot(steps, [trial.intermediate_values[s] for s in steps], marker="." if len(steps) < 40 else None,
+                label=f"#{rank}: trial {trial.number} ({trial.value:.4g})")  # fmt: skip
+    ax.set(xlabel="epoch", ylabel=objective_names(study)[0], title="Learning curves of the top trials")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return save_png(fig, path, DPI)
 
 
 def _slug(title: str) -> str:

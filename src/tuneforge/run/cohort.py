@@ -52,7 +52,7 @@ from tuneforge.errors import ConfigError
 from tuneforge.models import build_model
 from tuneforge.recipe import Recipe
 from tuneforge.recipe.budget import with_budget
-from tuneforge.recipe.checks import check_against_data
+from tuneforge.run.checks import check_recipe
 from tuneforge.run.folder import Run
 from tuneforge.run.summary import summarize
 
@@ -101,7 +101,7 @@ def train_cohort(
     members = []
     for i, cfg in enumerate(configs):
         cfg = with_budget(cfg, data)
-        check_against_data(cfg, data)
+        check_recipe(cfg, data)
         members.append(
             Member(i, cfg, Recipe.build(cfg.train, data), callbacks[i] if callbacks else ())
         )
@@ -180,7 +180,7 @@ class CohortPool:
         if (reason := unsupported(cfg)) is not None:
             raise ConfigError(reason)
         cfg = with_budget(cfg, data)
-        check_against_data(cfg, data)
+        check_recipe(cfg, data)
         member = Member(len(self.tags), cfg, Recipe.build(cfg.train, data), callbacks)
         self.tags[id(member)] = tag
         self.waiting.setdefault(structure(cfg, by_width=True), []).append((member, data))

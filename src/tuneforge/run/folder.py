@@ -15,7 +15,7 @@ from torch import nn
 
 from tuneforge.config import Config, load_config, to_dict, validate
 from tuneforge.config.given import with_given
-from tuneforge.data import Encoder
+from tuneforge.data import Encoder, load_encoder
 from tuneforge.engine.module import predict_tensor
 from tuneforge.errors import DataError
 from tuneforge.models import build_model
@@ -70,7 +70,7 @@ def load_run(path: str | Path, *, model: Any = None, for_prediction: bool = Fals
         model: the class or factory of a custom run instead of importing it again (needed
             when it was handed to ``train`` from a script's ``__main__``).
         for_prediction: the run will only predict (``tuneforge predict``): read the encoder's
-            plain form when it has one, which starts faster (``Encoder.load_for_prediction``).
+            plain form when it has one, which starts faster (``tuneforge.data.load_encoder``).
     """
     folder = Path(path)
     needed = ["config.yaml", "summary.json", "model.safetensors", "encoder.skops"]
@@ -87,8 +87,8 @@ def load_run(path: str | Path, *, model: Any = None, for_prediction: bool = Fals
     net.eval()
     history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()
                if line.strip()] if (folder / "metrics.jsonl").is_file() else []  # fmt: skip
-    load = Encoder.load_for_prediction if for_prediction else Encoder.load
-    return Run(cfg, net, load(folder / "encoder.skops"), history, summary, folder)
+    encoder = load_encoder(folder / "encoder.skops", for_prediction=for_prediction)
+    return Run(cfg, net, encoder, history, summary, folder)
 
 
 def write_outputs(cfg: Config, folder: Path, model: nn.Module, summary: dict) -> None:

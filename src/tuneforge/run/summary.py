@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tuneforge._compat import fallbacks
 from tuneforge.config import Config
 from tuneforge.data import Dataset
 from tuneforge.diagnose import diagnose_run
@@ -46,4 +47,6 @@ def summarize(cfg: Config, data: Dataset, recipe: Recipe, model, result: FitResu
         "parameters": count_parameters(model),
         "model": {"inputs": data.n_features, "outputs": recipe.n_outputs, "classes": data.classes},
         "rows": {part: data.size(part) for part in ("train", "val", "test")},
+        # private torch/Optuna APIs that were missing, and the public path taken instead
+        "fallbacks": sorted(fallbacks().values()),
     }

@@ -18,8 +18,8 @@ from tuneforge.engine.module import EpochCallback, ModuleTrainer
 from tuneforge.engine.setup import check_devices_per_rank, resolve_device, seed_everything
 from tuneforge.models import build_model, check_model
 from tuneforge.recipe import Recipe
-from tuneforge.recipe.checks import check_against_data
 from tuneforge.report.trackers import Trackers
+from tuneforge.run.checks import check_recipe
 from tuneforge.run.folder import MetricsWriter, Run, write_outputs
 from tuneforge.run.summary import summarize
 
@@ -57,7 +57,7 @@ def train(
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     device = distributed.setup(world, resolve_device(cfg.train.device))
     data = data.to(device) if data is not None else prepare(cfg.data, device, fold=fold, refit=refit)
-    check_against_data(cfg, data)
+    check_recipe(cfg, data)
     recipe = Recipe.build(cfg.train, data)
     cfg = with_inferred(cfg, data, recipe)
     model = build_model(cfg.model, data.n_features, recipe.n_outputs, seed=cfg.train.seed).to(device)
@@ -98,7 +98,7 @@ def check_inputs(cfg: Config, processes: int = 1) -> None:
     Trackers(cfg, None)
     check_devices_per_rank(resolve_device(cfg.train.device), processes)
     data = prepare(cfg.data, torch.device("cpu"))
-    check_against_data(cfg, data)
+    check_recipe(cfg, data)
     recipe = Recipe.build(cfg.train, data)
     model = build_model(with_inferred(cfg, data, recipe).model, data.n_features, recipe.n_outputs)
     check_model(cfg.model, model, data.x["train"], recipe.n_outputs)

@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from tuneforge.config import Config, set_dotted
-from tuneforge.config.loading import format_validation_error
+from tuneforge.config.messages import format_validation_error
 from tuneforge.errors import ConfigError
 
 #: Estimator parameter -> the recipe key it sets.

@@ -20,9 +20,8 @@ import logging
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import optuna
 from optuna.trial import TrialState
 
 from tuneforge.config import Config, to_dict
@@ -31,6 +30,7 @@ from tuneforge.recipe.budget import epochs_for
 from tuneforge.run.seeds import with_seed
 from tuneforge.tuning.objective import Objective
 from tuneforge.tuning.seeds import SeedMean, combine
+from tuneforge.tuning.trials import TrialJob, TrialOutcome
 
 #: User attributes of a trial trained by a cohort executor: ``cohort`` or ``alone`` (module
 #: engine), and for ``alone`` the reason it could not train in a cohort.
@@ -38,17 +38,6 @@ ENGINE_ATTR, FALLBACK_ATTR = "tuneforge:engine", "tuneforge:fallback"
 logger = logging.getLogger("tuneforge.tuning")
 
 
-@dataclass
-class TrialJob:
-    trial: optuna.Trial
-    config: Config
-
-
-@dataclass
-class TrialOutcome:
-    state: TrialState
-    values: list[float] | None = None
-    attrs: dict = field(default_factory=dict)  # stored as the trial's user attributes
 
 
 class ModuleExecutor:
@@ -157,6 +146,8 @@ def outcome(summaries: list[dict], objectives: list[Objective], cfg: Config,
     metrics = {k: v for k, v in last["metrics"].items() if not k.startswith("test/") and v is not None}
     attrs = {"status": last["status"], "metrics": metrics, "parameters": last["parameters"],
              "epochs": last["epochs"], "best_epoch": last["best_epoch"], "config": to_dict(cfg)}  # fmt: skip
+    if last.get("fallbacks"):  # a private torch/Optuna API was missing: the slower public path ran
+        attrs["fallbacks"] = last["fallbacks"]
     if last["status"] == "diverged":
         warning = next((w for w in last["warnings"] if w.startswith("diverged")), "diverged: NaN loss")
         attrs["reason"] = warning

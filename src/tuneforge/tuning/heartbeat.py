@@ -16,9 +16,9 @@ import time
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage, JournalStorage
-from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import TrialState
 
+from tuneforge._compat import heartbeat_base, is_heartbeat_enabled
 from tuneforge.tuning.quiet import quiet_optuna
 
 #: Retries of one trial whose worker died; then it stays failed.
@@ -30,7 +30,12 @@ def grace_period(interval: int) -> int:
     return 3 * interval
 
 
-class AttrHeartbeat(BaseHeartbeat):
+#: Optuna's private heartbeat base class, checked by the adapter (None: no attribute heartbeat;
+#: the reason is recorded by tuneforge._compat)
+_BaseHeartbeat = heartbeat_base()
+
+
+class AttrHeartbeat(*([_BaseHeartbeat] if _BaseHeartbeat else [])):
     """Optuna's heartbeat protocol on any storage, kept in a trial system attribute.
 
     For the storages without a heartbeat of their own: the journal file and the gRPC proxy
@@ -58,7 +63,7 @@ class AttrHeartbeat(BaseHeartbeat):
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
             number, beat = trial.system_attrs.get(self.KEY, [None, now])
             if number == trial.number and now - beat > grace:
-                stale.append(trial._trial_id)
+                stale.append(self.get_trial_id_from_study_id_trial_number(study_id, trial.number))
         return stale
 
     def get_heartbeat_interval(self) -> int | None:
@@ -79,9 +84,9 @@ class HeartbeatJournalStorage(AttrHeartbeat, JournalStorage):
 class Heartbeat:
     """Beats for every trial this worker runs, from one background thread."""
 
-    def __init__(self, storage: BaseStorage):
+    def __init__(self, storage: BaseStorage | None):
         self.storage = storage
-        self.enabled = is_heartbeat_enabled(storage)
+        self.enabled = storage is not None and is_heartbeat_enabled(storage)
         self.trial_ids: set[int] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()

@@ -24,18 +24,23 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
+from tuneforge._compat import study_storage, trial_id
+from tuneforge.config import to_dict
 from tuneforge.errors import ConfigError
-from tuneforge.tuning.executor import CohortExecutor, ModuleExecutor, TrialJob, TrialOutcome
+from tuneforge.tuning.executor import CohortExecutor, ModuleExecutor
 from tuneforge.tuning.heartbeat import Heartbeat, fail_stale_trials
 from tuneforge.tuning.plan import StudyPlan
 from tuneforge.tuning.pruners import PRUNERS
 from tuneforge.tuning.quiet import quiet_optuna
 from tuneforge.tuning.resume import check_objectives, check_space
 from tuneforge.tuning.samplers import SAMPLERS, AskTellGridSampler
+from tuneforge.tuning.trials import TrialJob, TrialOutcome
 
 #: Failures in a row after which a worker stops (something systematic: read the reasons).
 MAX_FAILURES_IN_A_ROW = 10
 OBJECTIVES_ATTR = "tuneforge:objectives"
+#: the study's starting recipe (resolved), which the study report compares the best trial with
+BASE_ATTR = "tuneforge:base"
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # who ran a trial (user attribute "worker")
 logger = logging.getLogger("tuneforge.tuning")
 
@@ -90,6 +95,7 @@ def open_study(plan: StudyPlan, storage, worker: int = 0) -> optuna.Study:
     stored = study.user_attrs.get(OBJECTIVES_ATTR)
     if stored is None:
         study.set_user_attr(OBJECTIVES_ATTR, metrics)
+        study.set_user_attr(BASE_ATTR, to_dict(plan.base))
     else:  # resuming: refuse what the stored trials cannot mean (resume.py), before any ask
         check_objectives(study, stored, metrics, plan.directions)
         check_space(study, plan.space)
@@ -125,7 +131,7 @@ class Runner:
 
     def run(self) -> bool:
         """Run until done; returns True when interrupted (Ctrl-C), with finished trials kept."""
-        heartbeat = Heartbeat(self.study._storage)
+        heartbeat = Heartbeat(study_storage(self.study))
         try:
             while (room := self._room()) is not None:
                 if room == 0:  # other workers' running trials may complete the study
@@ -191,7 +197,7 @@ class Runner:
             with interrupt_after(), quiet_optuna():
                 trial = self.study.ask()
                 self.inflight.append(trial)
-                heartbeat.add(trial._trial_id)
+                heartbeat.add(self._trial_id(trial))
             if self._surplus(trial):
                 self._tell(trial, TrialOutcome(TrialState.FAIL, None, {"reason": "surplus"}), heartbeat)
                 continue
@@ -203,6 +209,9 @@ class Runner:
                 continue
             jobs.append(TrialJob(trial, config))
         return jobs
+
+    def _trial_id(self, trial: optuna.Trial) -> int:
+        return trial_id(trial, study_storage(self.study), self.study.study_name)
 
     def _surplus(self, trial: optuna.Trial) -> bool:
         """Another worker asked at the same moment and the study now has one trial too many."""
@@ -220,7 +229,7 @@ class Runner:
                 self.log(f"trial {trial.number} was failed as stale by another worker (no "
                          "heartbeat for too long); its retry runs instead")  # fmt: skip
             finally:
-                heartbeat.discard(trial._trial_id)
+                heartbeat.discard(self._trial_id(trial))
                 self.inflight.remove(trial)
         reason = outcome.attrs.get("reason", "")
         if outcome.state == TrialState.FAIL and reason not in ("surplus", "interrupted"):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import optuna
 from optuna.trial import TrialState
 
+from tuneforge._compat import grid_point
 from tuneforge.config.tune_schema import SAMPLER_NAMES
 
 
@@ -25,9 +26,8 @@ class AskTellGridSampler(optuna.samplers.GridSampler):
 
     def unstarted(self, study: optuna.Study) -> int:
         """Grid points no trial has taken yet (running or finished)."""
-        taken = {t.system_attrs["grid_id"] for t in study.get_trials(deepcopy=False)
-                 if "grid_id" in t.system_attrs and t.state != TrialState.FAIL}  # fmt: skip
-        return self.size - len(taken)
+        taken = {grid_point(t) for t in study.get_trials(deepcopy=False) if t.state != TrialState.FAIL}
+        return self.size - len(taken - {None})
 
 
 SamplerFactory = Callable[[int | None, dict], optuna.samplers.BaseSampler]

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 import optuna
 from optuna.trial import TrialState
 
+from tuneforge.tuning.trials import TrialOutcome
+
 
 class SeedMean:
     """Reports the mean over a trial's seed runs of the watched metric, one step at a time.
@@ -90,8 +92,6 @@ def combine(outcomes: Sequence, seeds: Sequence[int], metrics: Sequence[str]):
     A seed that diverged makes the trial diverged, then a pruned seed makes it pruned (as one
     run would); otherwise each objective is the mean over seeds.
     """
-    from tuneforge.tuning.executor import TrialOutcome
-
     for bad in ("diverged", "pruned"):
         for seed, found in zip(seeds, outcomes, strict=False):
             if found.attrs.get("status") == bad:

@@ -23,7 +23,7 @@ import optuna
 from pydantic import ValidationError
 
 from tuneforge.config import Config, set_dotted, to_dict, validate
-from tuneforge.config.loading import _is_key
+from tuneforge.config.messages import is_config_key
 from tuneforge.config.tune_schema import SpaceEntry
 from tuneforge.errors import ConfigError
 from tuneforge.tuning.keys import get_dotted, key_info, tagged_sections
@@ -235,7 +235,7 @@ class SearchSpace:
     def _blame(self, key: str, value: Any, exc: ValidationError) -> None:
         """Fail when an error is about the tuned key itself; cross-key errors wait for trials."""
         for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"] if _is_key(part))
+            where = ".".join(str(part) for part in error["loc"] if is_config_key(part))
             if error["type"] == "union_tag_invalid":  # the tag itself: train.optimizer.name
                 tag = error["ctx"]["discriminator"].strip("'")
                 where = f"{where}.{tag}"

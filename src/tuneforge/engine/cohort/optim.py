@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from tuneforge._compat import fused_adam_kernels
+
 #: Hyperparameter names per family, in the spelling of torch.optim's keyword arguments
 #: (``betas`` split into ``beta1``/``beta2``; ``decoupled`` is 1 for AdamW members).
 HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
@@ -117,7 +119,9 @@ class CohortOptimizer:
         3.4 ms batched and 0.31 ms as 16 fused calls. On a GPU one batched op per pass beats K
         kernel launches, so the batched form stays.
         """
-        return cls.fused_kernel is not None and torch.device(device).type == "cpu"
+        if cls.fused_kernel is None or torch.device(device).type != "cpu":
+            return False
+        return fused_adam_kernels() is not None  # private torch API: checked, else batched
 
     def _refresh(self) -> None:
         self._static = self.static()
@@ -201,7 +205,17 @@ class CohortOptimizer:
 
 
 class CohortSGD(CohortOptimizer):
-    """torch.optim.SGD per member: coupled weight decay, momentum with dampening, Nesterov."""
+    r"""torch.optim.SGD per member: coupled weight decay, momentum with dampening, Nesterov.
+
+    Per member, with its own :math:`\gamma, \mu, \tau, \lambda` and step count :math:`t`::
+
+        g <- g + λ p
+        b <- μ b + (1 - τ) g        (b_1 = g; only with momentum μ > 0)
+        g <- g + μ b  (nesterov)  or  b
+        p <- p - γ g
+
+    The same rule for one member, unbatched: :func:`~tuneforge.engine.cohort.reference.sgd_step`.
+    """
 
     family = "sgd"
 
@@ -243,7 +257,19 @@ class CohortSGD(CohortOptimizer):
 
 
 class CohortAdam(CohortOptimizer):
-    """torch.optim.Adam and AdamW per member (``decoupled``), with optional AMSGrad."""
+    r"""torch.optim.Adam and AdamW per member (``decoupled``), with optional AMSGrad.
+
+    Per member, with its own hyperparameters and step count :math:`t`::
+
+        p <- p (1 - γ λ)  (AdamW)   or   g <- g + λ p  (Adam)
+        m <- β1 m + (1 - β1) g
+        v <- β2 v + (1 - β2) g²
+        v̂ <- max(v̂, v)  (amsgrad)   or   v
+        p <- p - γ (m / (1 - β1^t)) / (sqrt(v̂ / (1 - β2^t)) + ε)
+
+    On a CPU each member's row goes through torch's fused kernel (:meth:`fuses`). The same rule
+    for one member, unbatched: :func:`~tuneforge.engine.cohort.reference.adam_step`.
+    """
 
     family = "adam"
     fused_kernel = "adam"
@@ -251,9 +277,10 @@ class CohortAdam(CohortOptimizer):
     def fused_update(self, params, grads, lrs, members=None):
         state, steps = self.state, self.t.unbind(0)
         highest = state.get("max_exp_avg_sq")
+        adam, adamw = fused_adam_kernels()
         for j, k in enumerate(range(len(lrs)) if members is None else members):
             lr, h = lrs[k], self.host[k]
-            kernel = torch._fused_adamw_ if h["decoupled"] else torch._fused_adam_
+            kernel = adamw if h["decoupled"] else adam
             kernel([p[k] for p in params], [g[j] for g in grads],
                    [m[k] for m in state["exp_avg"]], [v[k] for v in state["exp_avg_sq"]],
                    [a[k] for a in highest] if h["amsgrad"] else [], [steps[k]] * len(params),
@@ -305,7 +332,18 @@ class CohortAdam(CohortOptimizer):
 
 
 class CohortRMSprop(CohortOptimizer):
-    """torch.optim.RMSprop per member: smoothing ``alpha``, ``centered``, momentum."""
+    r"""torch.optim.RMSprop per member: smoothing ``alpha``, ``centered``, momentum.
+
+    Per member::
+
+        g <- g + λ p
+        v <- α v + (1 - α) g²
+        ṽ <- v - ḡ²  with  ḡ <- α ḡ + (1 - α) g   (centered)   or   v
+        b <- μ b + g / (sqrt(ṽ) + ε);  p <- p - γ b    (momentum μ > 0)
+        p <- p - γ g / (sqrt(ṽ) + ε)                    (otherwise)
+
+    The same rule for one member, unbatched: :func:`~tuneforge.engine.cohort.reference.rmsprop_step`.
+    """
 
     family = "rmsprop"
 
@@ -348,7 +386,17 @@ class CohortRMSprop(CohortOptimizer):
 
 
 class CohortAdagrad(CohortOptimizer):
-    """torch.optim.Adagrad per member: ``lr_decay``, ``initial_accumulator_value``."""
+    r"""torch.optim.Adagrad per member: ``lr_decay``, ``initial_accumulator_value``.
+
+    Per member, with its own step count :math:`t`::
+
+        g <- g + λ p
+        γ̃ <- γ / (1 + (t - 1) η)
+        s <- s + g²                  (s starts at initial_accumulator_value)
+        p <- p - γ̃ g / (sqrt(s) + ε)
+
+    The same rule for one member, unbatched: :func:`~tuneforge.engine.cohort.reference.adagrad_step`.
+    """
 
     family = "adagrad"
 
