@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from tuneforge.config.schema import DataConfig
+from tuneforge.data.rows import as_rows, pad_after
 from tuneforge.data.sources import Table, frame_table, infer_task, select_columns
-from tuneforge.data.tensors import ArraySource, as_rows, check_table_keys, pad_after
+from tuneforge.data.tensors import ArraySource, check_table_keys
 from tuneforge.errors import ConfigError, DataError
 from tuneforge.usercode import describe, load
 
