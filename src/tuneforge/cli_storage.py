@@ -21,7 +21,7 @@ def serve(
 ) -> None:
     """Run Optuna's gRPC storage proxy; workers pass --storage grpc://HOST:PORT. Ctrl-C stops it."""
     from tuneforge.tuning.proxy_server import serve_proxy
-    from tuneforge.tuning.storage import _safe
+    from tuneforge.tuning.storage import safe_url
 
     if host not in LOOPBACK:  # the proxy has no authentication: whoever reaches it can write
         console.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach the port can "
@@ -29,7 +29,7 @@ def serve(
     # Explicit handlers: a process started in the background inherits SIGINT ignored.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    ready = lambda: print(f"gRPC storage proxy for {_safe(storage)} on grpc://{host}:{port} "  # noqa: E731
+    ready = lambda: print(f"gRPC storage proxy for {safe_url(storage)} on grpc://{host}:{port} "  # noqa: E731
                           "(Ctrl-C stops it)", flush=True)  # fmt: skip
     try:
         serve_proxy(storage, host, port, ready)

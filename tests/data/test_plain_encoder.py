@@ -14,14 +14,15 @@ import pytest
 from tuneforge.config.schema import DataConfig
 from tuneforge.data import Encoder, prepare
 from tuneforge.data.plain import StandardizedColumns
+from tuneforge.data.reuse import load_encoder
 from tuneforge.errors import DataError
 
 
 def saved(tmp_path, cfg: DataConfig) -> tuple[Encoder, Encoder]:
     """The complete encoder read from ``encoder.skops`` and the one ``predict`` reads."""
     prepare(cfg).encoder.save(tmp_path / "encoder.skops")
-    return (Encoder.load(tmp_path / "encoder.skops"),
-            Encoder.load_for_prediction(tmp_path / "encoder.skops"))  # fmt: skip
+    return (load_encoder(tmp_path / "encoder.skops"),
+            load_encoder(tmp_path / "encoder.skops", for_prediction=True))  # fmt: skip
 
 
 def test_numeric_rows_and_text_labels_match_the_skops_encoder_exactly(tmp_path, frame):

@@ -133,5 +133,5 @@ def test_cli_study_report(study_url, tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "r" / "report.html").is_file()
     wrong = subprocess.run([*cmd[:-3], "nope", "--storage", url], capture_output=True, text=True, timeout=300)
-    assert wrong.returncode == 2 and "no study 'nope'" in wrong.stderr
+    assert wrong.returncode == 2 and "no study named 'nope'; there are: digits-mlp" in wrong.stderr
     assert len(wrong.stderr.strip().splitlines()) == 1

@@ -136,7 +136,8 @@ def _user_code(value: str) -> str:
 class CustomModel(_Strict):
     """Any ``nn.Module``: ``factory(n_inputs=..., n_outputs=..., **args)`` (docs/custom.md)."""
 
-    kind: Literal["custom"] = "custom"
+    kind: Literal["custom"] = Field("custom", description="the user's own nn.Module, built by "
+                                    "model.factory (docs/custom.md)")
     factory: str | None = Field(default=None, description="The model factory as "
                                 "'module:attribute' (a class or function), imported from the "
                                 "working directory or PYTHONPATH; called with n_inputs=, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 import re
 import time
 from pathlib import Path
@@ -68,7 +69,9 @@ def _plot(title: str, path: Path, wide: bool = False) -> dict:
 def _render(template: str, out: Path, **context) -> Path:
     page = _environment().get_template(template).render(
         generated=time.strftime("%Y-%m-%d %H:%M:%S"), **context)  # fmt: skip
-    out.write_text(page, encoding="utf-8")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out)  # workers finishing together each write it whole
     return out
 
 

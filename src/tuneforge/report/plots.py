@@ -9,6 +9,7 @@ when there is nothing to draw.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -38,7 +39,9 @@ def smallest_font_px(fig: Figure, dpi: float = DPI) -> float:
 def save_png(fig: Figure, path: Path, dpi: float = DPI) -> Path:
     """Save ``fig`` as a PNG that records its smallest font size (for the report's check)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, metadata={FONT_KEY: f"{smallest_font_px(fig, dpi):.2f}"})
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fig.savefig(tmp, format="png", dpi=dpi, metadata={FONT_KEY: f"{smallest_font_px(fig, dpi):.2f}"})
+    os.replace(tmp, path)  # workers finishing together each write it whole: no reader sees half
     return path
 
 

@@ -29,7 +29,7 @@ import os
 import time
 from typing import Any
 
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.storages.journal._file import get_lock_file
 from optuna.storages.journal._storage import JournalOperation
 from optuna.trial import TrialState
@@ -74,12 +74,12 @@ class JournalFile(JournalFileBackend):
         return finished and time.monotonic() - self._synced_at >= self.SYNC_EVERY
 
 
-class BatchedJournalStorage(HeartbeatJournalStorage):
-    """The journal storage (with heartbeats) that appends reports and user attributes in batches."""
+class _BatchedWrites:
+    """Appends a journal storage's reports and user attributes in batches (mixed in first)."""
 
-    def __init__(self, backend, interval: int, callback) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._pending: list[dict[str, Any]] = []  # Optuna's __init__ already reads the file
-        super().__init__(backend, interval, callback)
+        super().__init__(*args, **kwargs)
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
         self._defer(JournalOperation.SET_TRIAL_INTERMEDIATE_VALUE,
@@ -109,3 +109,12 @@ class BatchedJournalStorage(HeartbeatJournalStorage):
             logs, self._pending = self._pending, []
             self._backend.append_logs(logs)
         super()._sync_with_backend()
+
+
+class BatchedJournalStorage(_BatchedWrites, HeartbeatJournalStorage):
+    """The journal storage, with heartbeats, that appends reports and user attributes in batches."""
+
+
+class BatchedJournalStorageWithoutHeartbeat(_BatchedWrites, JournalStorage):
+    """The same without heartbeats: when Optuna's private heartbeat base is gone
+    (tuneforge/_compat.py records why; a dead worker's trials then stay RUNNING)."""

@@ -28,7 +28,7 @@ import optuna
 from tuneforge.errors import ConfigError
 from tuneforge.tuning.plan import StudyPlan
 from tuneforge.tuning.runner import open_study
-from tuneforge.tuning.storage import JOURNAL_PREFIX, _safe, open_storage
+from tuneforge.tuning.storage import JOURNAL_PREFIX, open_storage, safe_url
 
 #: pg_advisory_lock key of storage and study creation: "tunefrg" as a signed 64-bit integer;
 #: any fixed number works, it only has to differ from other applications' keys on the database.
@@ -63,7 +63,7 @@ def _advisory_lock(url: str) -> Iterator[None]:
         engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
         connection = engine.connect()
     except Exception as exc:  # the same failures open_storage reports: driver, server, URL
-        raise ConfigError(f"tune.storage: cannot open {_safe(url)} ({type(exc).__name__}: "
+        raise ConfigError(f"tune.storage: cannot open {safe_url(url)} ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0]})") from None  # fmt: skip
     try:
         connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_KEY})

@@ -17,9 +17,14 @@ from optuna.storages import (
     RetryHeartbeatStaleTrialCallback,
 )
 
+from tuneforge._compat import heartbeat_base
 from tuneforge.errors import ConfigError, DataError
 from tuneforge.tuning.heartbeat import MAX_RETRY, grace_period
-from tuneforge.tuning.journal import BatchedJournalStorage, JournalFile
+from tuneforge.tuning.journal import (
+    BatchedJournalStorage,
+    BatchedJournalStorageWithoutHeartbeat,
+    JournalFile,
+)
 from tuneforge.tuning.proxy import GRPC_PREFIX, open_grpc_proxy
 from tuneforge.tuning.quiet import quiet_optuna
 
@@ -40,6 +45,8 @@ def open_storage(url: str | None, heartbeat: int | None = None, must_exist: bool
     if url.startswith(JOURNAL_PREFIX):
         path = Path(url.removeprefix(JOURNAL_PREFIX))
         _prepare_file(path, url, must_exist)
+        if heartbeat_base() is None:  # Optuna's private heartbeat base moved (reason recorded)
+            return BatchedJournalStorageWithoutHeartbeat(JournalFile(str(path)))
         return BatchedJournalStorage(JournalFile(str(path)), heartbeat or 10, retry)
     if url.startswith(GRPC_PREFIX):
         return open_grpc_proxy(url, heartbeat, retry)
@@ -53,10 +60,10 @@ def open_storage(url: str | None, heartbeat: int | None = None, must_exist: bool
                                  heartbeat_stale_trial_callback=retry if heartbeat else None)  # fmt: skip
     except ImportError as exc:  # Optuna re-raises the driver's ModuleNotFoundError as ImportError
         missing = _missing_module(exc)
-        raise ConfigError(f"tune.storage: {_safe(url)} needs the {missing or 'database'} driver"
+        raise ConfigError(f"tune.storage: {safe_url(url)} needs the {missing or 'database'} driver"
                           f"{_driver_hint(url, missing)}") from None  # fmt: skip
     except Exception as exc:  # SQLAlchemy raises many types for a bad URL or an unreachable server
-        raise ConfigError(f"tune.storage: cannot open {_safe(url)} ({type(exc).__name__}: "
+        raise ConfigError(f"tune.storage: cannot open {safe_url(url)} ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0]})") from None  # fmt: skip
     if is_sqlite(url):
         _write_ahead(storage)
@@ -102,7 +109,7 @@ def _prepare_file(path: Path, url: str, must_exist: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     head, at, tail = url.rpartition("@")
     return f"{head.split(':')[0]}:***@{tail}" if at and "://" in head else url
