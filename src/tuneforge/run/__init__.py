@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-from tuneforge.run.folder import Run, load_run
+from tuneforge.run.folder import Run, load_run, save_run
 from tuneforge.run.summary import summarize
 from tuneforge.run.training import check_inputs, train, with_inferred
 
-__all__ = ["Run", "check_inputs", "load_run", "summarize", "train", "with_inferred"]
+__all__ = ["Run", "check_inputs", "load_run", "save_run", "summarize", "train", "with_inferred"]

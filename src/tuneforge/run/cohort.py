@@ -55,6 +55,7 @@ from tuneforge.recipe.budget import with_budget
 from tuneforge.run.checks import check_recipe
 from tuneforge.run.folder import Run
 from tuneforge.run.summary import summarize
+from tuneforge.run.training import with_inferred
 
 __all__ = ["CohortPool", "EpochOutcome", "member_model", "member_run", "train_cohort"]
 
@@ -124,7 +125,8 @@ def member_run(trainer: CohortTrainer, member: Member, row: int, members: int,
     summary = summarize(member.cfg, trainer.data, member.recipe, model, member.result,
                         time.perf_counter() - began)  # fmt: skip
     summary["cohort"] = {"members": members, "member": member.index}
-    return Run(member.cfg, model, trainer.data.encoder, member.history, summary)
+    cfg = with_inferred(member.cfg, trainer.data, member.recipe)  # as train() records it
+    return Run(cfg, model, trainer.data.encoder, member.history, summary)
 
 
 def member_model(trainer: CohortTrainer, row: int) -> nn.Module:

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from tuneforge.config import Config, load_config, to_dict, validate
+from tuneforge.config import Config, dump_config, load_config, to_dict, validate
 from tuneforge.config.given import with_given
 from tuneforge.data import Encoder, load_encoder
 from tuneforge.engine.module import predict_tensor
@@ -89,6 +89,20 @@ def load_run(path: str | Path, *, model: Any = None, for_prediction: bool = Fals
                if line.strip()] if (folder / "metrics.jsonl").is_file() else []  # fmt: skip
     encoder = load_encoder(folder / "encoder.skops", for_prediction=for_prediction)
     return Run(cfg, net, encoder, history, summary, folder)
+
+
+def save_run(run: Run, folder: str | Path) -> Run:
+    """Write a trained ``run`` held in memory (e.g. a study's best trial) as the run directory
+    ``train(cfg, folder)`` would have left: config, encoder, metrics, weights, summary, report.
+    There is no ``checkpoint/``: the run is finished, so there is nothing to resume."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    dump_config(run.config, folder / "config.yaml")
+    run.encoder.save(folder / "encoder.skops")
+    MetricsWriter(folder / "metrics.jsonl", run.history)
+    write_outputs(run.config, folder, run.model, run.summary)
+    run.path = folder
+    return run
 
 
 def write_outputs(cfg: Config, folder: Path, model: nn.Module, summary: dict) -> None:

@@ -14,7 +14,7 @@ from tuneforge.config import Config
 from tuneforge.engine.distributed import refuse_torchrun
 from tuneforge.report import write_study_report
 from tuneforge.tuning.plan import StudyPlan, make_plan
-from tuneforge.tuning.result import Study, claim_folder, refit, train_best, write_best
+from tuneforge.tuning.result import Study, claim_folder, refit, write_best, write_best_run
 from tuneforge.tuning.runner import Runner
 from tuneforge.tuning.startup import open_worker_study
 from tuneforge.tuning.workers import join_workers, share_cores, start_workers
@@ -69,13 +69,14 @@ def run_plan(plan: StudyPlan, progress=None, log=logger.warning) -> Study:
         threads = share_cores(plan.tune.workers)
         helpers = start_workers(plan.tune.workers, plan.raw, plan.source)
     try:
-        interrupted = Runner(plan, optuna_study, progress=progress, log=log).run()
+        runner = Runner(plan, optuna_study, progress=progress, log=log)
+        interrupted = runner.run()
     finally:
         join_workers(helpers, log)
         if threads is not None:
             torch.set_num_threads(threads)
     metrics = [o.metric for o in plan.objectives]
-    return Study(optuna_study, metrics, plan.folder, interrupted, notes=list(plan.notes))
+    return Study(optuna_study, metrics, plan.folder, interrupted, notes=list(plan.notes), kept=runner.kept)
 
 
 def finish(plan: StudyPlan, study: Study, log=logger.warning) -> Study:
@@ -91,7 +92,7 @@ def finish(plan: StudyPlan, study: Study, log=logger.warning) -> Study:
     study.report = write_study_report(study.optuna, study.folder)
     if study.interrupted:
         return study
-    study.best_run, warning = train_best(study, study.folder)
+    study.best_run, warning = write_best_run(study, study.folder)
     if warning:
         log(warning)
     if plan.tune.refit:

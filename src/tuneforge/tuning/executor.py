@@ -21,6 +21,7 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from optuna.trial import TrialState
 
@@ -69,6 +70,7 @@ class ModuleExecutor:
         try:
             seeds = seeds_of(job.config, self.seeds)
             summaries: list[list[dict]] = [[] for _ in seeds]
+            first = None  # the first seed's holdout run (the study's best run, if best)
             for f, fold in enumerate(range(self.cv) if self.cv else [None]):
                 reporter = self.reporter(job, f)
                 for i, seed in enumerate(seeds):
@@ -77,12 +79,15 @@ class ModuleExecutor:
                                 fold=fold, data=self.data(job.config, fold))  # fmt: skip
                     reporter.leave(i)
                     summaries[i].append(run.summary)
+                    first = run if i == 0 and self.cv is None else first
                     if run.summary["status"] in STOPPED:
                         break
                 reporter.flush()
                 if stopped(summaries):
                     break
-            return self.outcome(job, summaries, reporter)
+            result = self.outcome(job, summaries, reporter)
+            result.run = first
+            return result
         except Exception as exc:  # one bad trial never stops the study
             reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
             return TrialOutcome(TrialState.FAIL, None, {"status": "failed", "reason": reason})
@@ -175,6 +180,7 @@ class _Streamed:
     job: TrialJob
     reporter: SeedMean
     summaries: list[list[dict]]  # [seed][fold]: one fold (streams train holdout studies)
+    first: Any = None  # the first seed's run
 
 
 class CohortExecutor(ModuleExecutor):
@@ -245,12 +251,13 @@ class CohortExecutor(ModuleExecutor):
                 if (entry := trials.get(number)) is None:
                     continue
                 entry.summaries[seed].append(run.summary)
+                entry.first = run if seed == 0 else entry.first
                 entry.reporter.leave(seed)
                 if all(entry.summaries):
                     del trials[number]
                     entry.reporter.flush()
                     outcome = self.outcome(entry.job, entry.summaries, entry.reporter)
-                    outcome.attrs[ENGINE_ATTR] = "cohort"
+                    outcome.attrs[ENGINE_ATTR], outcome.run = "cohort", entry.first
                     tell(entry.job, outcome)
 
     def _enter(self, pool, job: TrialJob, trials: dict[int, _Streamed]) -> str | None:
@@ -297,6 +304,7 @@ class CohortExecutor(ModuleExecutor):
             summaries = [[[] for _ in range(self.seeds)] for _ in jobs]  # [trial][seed][fold]
             reporters: list[SeedMean] = [self.reporter(job, 0) for job in jobs]
             alive = list(range(len(jobs)))  # trials still running (not pruned or diverged)
+            first: dict[int, Any] = {}  # trial -> its first seed's holdout run
             for f, fold in enumerate(range(self.cv) if self.cv else [None]):
                 places, cfgs, callbacks = [], [], []
                 for j in alive:
@@ -309,6 +317,8 @@ class CohortExecutor(ModuleExecutor):
                 runs = train_cohort(cfgs, callbacks, data=self.data(cfgs[0], fold), compile=self.compile)
                 for (j, i), run in zip(places, runs, strict=True):
                     summaries[j][i].append(run.summary)
+                    if i == 0 and fold is None:
+                        first[j] = run
                 for j in alive:
                     reporters[j].flush()
                 alive = [j for j in alive if not stopped(summaries[j])]
@@ -318,8 +328,8 @@ class CohortExecutor(ModuleExecutor):
         except Exception as exc:  # the group failed as a whole: give each trial its own chance
             why = cohort_failed(exc)
             return [self.alone(job, why) for job in jobs]
-        for out in outcomes:
-            out.attrs[ENGINE_ATTR] = "cohort"
+        for j, out in enumerate(outcomes):
+            out.attrs[ENGINE_ATTR], out.run = "cohort", first.get(j)
         return outcomes
 
 

@@ -3,8 +3,9 @@
 ``best.yaml`` is the best trial's fully resolved recipe (no ``tune`` section): ``tuneforge train
 best.yaml`` retrains exactly that trial (same seed, same data split); under ``tune.seeds: N`` it
 keeps the base ``train.seed`` and retrains the trial's first seed (``train --seeds N`` all of them). After a study the best
-recipe is also trained once into ``<folder>/best`` (a run directory to ``predict`` with), and with
-``tune.refit`` retrained on train+val into ``<folder>/refit`` for an honest test score.
+trial's own run is written to ``<folder>/best`` (a run directory to ``predict`` with; retrained
+only when another process ran it), and with ``tune.refit`` the recipe is retrained on train+val
+into ``<folder>/refit`` for an honest test score.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pandas as pd
@@ -38,6 +40,8 @@ class Study:
     report: Path | None = None  # report.html of the study
     refit_metrics: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: the best trial this process ran, with its run in memory (tuning.runner.KeptRun)
+    kept: Any = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -128,17 +132,22 @@ def write_best(study: Study, path: Path) -> Path:
 
 
 def train_published(cfg: Config, folder: Path, **kwargs):
-    """Train into a private folder, then rename it to ``folder``.
-
-    Several workers of one study finish at about the same time and all retrain its best recipe;
-    training in place would mix their checkpoints. The last rename wins, and every candidate is
-    the same recipe, so any winner is right.
-    """
+    """Train into a private folder, then publish it as ``folder``."""
     from tuneforge.run import train
 
+    return published(folder, lambda tmp: train(cfg, tmp, **kwargs))
+
+
+def published(folder: Path, write):
+    """``write(tmp)`` a run into a private folder, then rename it to ``folder``.
+
+    Several workers of one study finish at about the same time and all write its best run;
+    writing in place would mix their files. The last rename wins, and every candidate is the
+    same trial, so any winner is right.
+    """
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    run = train(cfg, tmp, **kwargs)
+    run = write(tmp)
     old = folder.with_name(f".{folder.name}.{os.getpid()}.old")
     with contextlib.suppress(FileNotFoundError):
         folder.rename(old)
@@ -151,10 +160,52 @@ def train_published(cfg: Config, folder: Path, **kwargs):
     return run
 
 
-def train_best(study: Study, folder: Path) -> tuple[Path, str | None]:
-    """Retrain the best recipe into ``folder/best``; say so if its score differs from the trial."""
+def write_best_run(study: Study, folder: Path) -> tuple[Path, str | None]:
+    """The best trial's run as ``folder/best``, and a note for the user (or None).
+
+    The trial's own run, kept in memory by this process's runner, is written as it is (weights,
+    history, summary, report): nothing trains again. When another process ran the best trial
+    (another worker, an earlier run of the command) and ``folder/best`` does not already hold
+    it, the recipe is retrained (the same numbers on a deterministic device, which is checked).
+    """
+    from tuneforge.run import save_run
+
+    trial, target = study.best_trial, folder / "best"
+    mark = {"study": study_identity(study), "number": trial.number}
+    kept = study.kept
+    if kept is not None and kept.number == trial.number:
+        kept.run.summary["trial"] = mark
+        published(target, lambda tmp: save_run(kept.run, tmp))
+        return target, None
+    if _holds(target, mark):
+        return target, None
+    path, warning = _retrain_best(study, target, mark)
+    why = f"the best trial ({trial.number}) ran in another process, so {target} was trained again"
+    return path, f"{why}; {warning}" if warning else why
+
+
+def _holds(target: Path, mark: dict) -> bool:
+    """Whether the run directory ``target`` already is this trial's run."""
+    try:
+        return json.loads((target / "summary.json").read_text()).get("trial") == mark
+    except (OSError, ValueError):
+        return False
+
+
+def _retrain_best(study: Study, target: Path, mark: dict) -> tuple[Path, str | None]:
+    """Retrain the best recipe into ``target``; say so if its score differs from the trial."""
+    from tuneforge.run import train
+    from tuneforge.run.folder import jsonable
+
     trial = study.best_trial
-    run = train_published(trial_config(trial), folder / "best")
+
+    def write(tmp: Path):
+        run = train(trial_config(trial), tmp)
+        run.summary["trial"] = mark
+        (tmp / "summary.json").write_text(json.dumps(run.summary, indent=2, default=jsonable))
+        return run
+
+    run = published(target, write)
     metric = study.metrics[0]
     if not metric.startswith("val/"):
         return run.path, None

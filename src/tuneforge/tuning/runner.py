@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -43,6 +44,16 @@ OBJECTIVES_ATTR = "tuneforge:objectives"
 BASE_ATTR = "tuneforge:base"
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # who ran a trial (user attribute "worker")
 logger = logging.getLogger("tuneforge.tuning")
+
+
+@dataclass
+class KeptRun:
+    """The best trial this worker ran, with its run in memory (``tuning/result.py`` writes it
+    as the study's best run instead of training the recipe again)."""
+
+    number: int
+    value: float  # its first objective
+    run: Any
 
 
 @dataclass
@@ -128,6 +139,7 @@ class Runner:
         self.batch_size = getattr(self.executor, "batch_size", 1)  # trials handed over at once
         self.inflight: list[optuna.Trial] = []
         self.failures_in_a_row = 0
+        self.kept: KeptRun | None = None
 
     def run(self) -> bool:
         """Run until done; returns True when interrupted (Ctrl-C), with finished trials kept."""
@@ -231,9 +243,20 @@ class Runner:
             finally:
                 heartbeat.discard(self._trial_id(trial))
                 self.inflight.remove(trial)
+        self._keep(trial.number, outcome)
         reason = outcome.attrs.get("reason", "")
         if outcome.state == TrialState.FAIL and reason not in ("surplus", "interrupted"):
             self.failures_in_a_row += 1
             self.log(f"trial {trial.number} failed: {reason}")
         elif outcome.state != TrialState.FAIL:
             self.failures_in_a_row = 0
+
+    def _keep(self, number: int, outcome: TrialOutcome) -> None:
+        """Keep the run of the best complete trial so far (by the first objective, as
+        ``Study.best_trial``; the earlier trial wins a tie)."""
+        if outcome.state != TrialState.COMPLETE or outcome.run is None:
+            return
+        value = outcome.values[0]
+        sign = 1 if self.plan.objectives[0].direction == "maximize" else -1
+        if self.kept is None or sign * value > sign * self.kept.value:
+            self.kept = KeptRun(number, value, outcome.run)

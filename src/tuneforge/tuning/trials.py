@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
@@ -25,3 +26,6 @@ class TrialOutcome:
     state: TrialState
     values: list[float] | None = None
     attrs: dict = field(default_factory=dict)  # stored as the trial's user attributes
+    #: the trial's holdout run (its first seed's), in memory only: the runner keeps the best
+    #: one so the study's best run is written without training it again
+    run: Any = field(default=None, repr=False)
