@@ -34,7 +34,7 @@ def check_monitors(cfg: Config, data) -> None:
     """Early stopping and plateau watch validation metrics: they need a validation part."""
     watched = {"train.early_stopping.monitor": cfg.train.early_stopping and cfg.train.early_stopping.monitor,
                "train.schedule.monitor": getattr(cfg.train.schedule, "monitor", None)}  # fmt: skip
-    names = {"loss", "accuracy", "f1"} if data.task == "classification" else {"loss", "rmse", "mae", "r2"}
+    names = {"loss", "accuracy", "f1"} if data.task == "classification" else {"loss", "mse", "rmse", "mae", "r2"}
     for key, metric in watched.items():
         if not metric:
             continue
