@@ -122,6 +122,8 @@ def test_linear_regression_full_batch_and_accumulation() -> None:
         make(*full, "train.optimizer.lr=0.01", "train.optimizer.momentum=0.9"),
         make(*full, "train.optimizer.lr=0.1", "train.regularization.l1=0.01", "train.schedule.name=exponential",
              "train.schedule.gamma=0.99"),
+        # grows ×1.03 a step from 0.03 and holds at its cap 0.09 from t = 38 on
+        make(*full, "train.optimizer.lr=0.03", "train.schedule={name: exponential_growth, gamma: 1.03, max_lr: 0.09}"),
     ])  # fmt: skip
     # 264 training rows = 33 micro-batches of 8 = 11 full groups of 3, where weighting each
     # micro-batch by its rows in the group and dividing by ``accumulate`` are the same rule.

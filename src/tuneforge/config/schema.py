@@ -278,6 +278,20 @@ class ExponentialSchedule(_Schedule):
     )
 
 
+class ExponentialGrowthSchedule(_Schedule):
+    name: Literal["exponential_growth"] = Field(
+        "exponential_growth",
+        description="min(lr * gamma^t, max_lr): a growing rate (gamma > 1) with a cap",
+    )
+    gamma: Annotated[float, Field(gt=1)] = Field(
+        1.01,
+        description="growth factor per step (or epoch), above 1",
+    )
+    max_lr: PositiveFloat = Field(
+        description="the cap: the (base) learning rate never exceeds it; required, so the growth cannot run away",
+    )
+
+
 class StepSchedule(_Schedule):
     name: Literal["step"] = Field("step", description="lr * gamma^floor(t / step_size)")
     step_size: PositiveInt = Field(1000, description="steps (or epochs) between drops")
@@ -339,7 +353,8 @@ class OneCycleSchedule(_Schedule):
 
 
 ScheduleConfig = Annotated[
-    ConstantSchedule | InverseTimeSchedule | ExponentialSchedule | StepSchedule | CosineSchedule | PlateauSchedule | OneCycleSchedule,
+    ConstantSchedule | InverseTimeSchedule | ExponentialSchedule | ExponentialGrowthSchedule
+    | StepSchedule | CosineSchedule | PlateauSchedule | OneCycleSchedule,
     Field(discriminator="name"),
 ]
 

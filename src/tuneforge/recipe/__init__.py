@@ -91,7 +91,7 @@ class Recipe:
             batch_size=batch_size,
             batches_per_epoch=batches,
             steps_per_epoch=steps,
-            factors=lr_factors(cfg.schedule, total),
+            factors=lr_factors(cfg.schedule, total, cfg.optimizer.lr),
             target_mean=data.encoder.target_mean,
             target_std=data.encoder.target_std,
         )
