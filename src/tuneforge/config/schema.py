@@ -426,6 +426,14 @@ class TrainConfig(Strict):
     )
     huber_delta: PositiveFloat = Field(1.0, description="delta of the Huber loss")
     label_smoothing: Fraction = Field(0.0, description="epsilon of cross-entropy label smoothing")
+    loss_reduction: Literal["mean", "sum"] = Field(
+        "mean",
+        description="what a step minimizes: mean, the loss averaged over the batch's rows (1/n)Σ; sum, summed over them (mse: the SSE); train/loss and val/loss stay per-row means",
+    )
+    loss_scale: PositiveFloat = Field(
+        1.0,
+        description="a constant factor of the training loss: 0.5 with mse is the ½·MSE = (1/2n)Σ(y - ŷ)² form; the L1/L2 penalty is not scaled",
+    )
     optimizer: OptimizerConfig = Field(
         AdamConfig(),
         description="the torch.optim optimizer; `{lr: 0.01}` keeps Adam",

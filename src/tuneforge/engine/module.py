@@ -34,6 +34,7 @@ from tuneforge.recipe import (
     Recipe,
     accumulation_weights,
     make_optimizer,
+    objective_weights,
     penalized_parameters,
     penalty,
     soft_threshold_,
@@ -112,7 +113,13 @@ class ModuleTrainer:
         self.l1 = reg.l1 if reg.l1_mode == "penalty" else 0.0
         self.prox_l1 = reg.l1 if reg.l1_mode == "proximal" else 0.0
         self.has_penalty = bool(self.l1 or reg.l2)
-        self.micro_weights = accumulation_weights(data.size("train"), recipe.batch_size, cfg.accumulate)
+        n_train = data.size("train")
+        # the penalty counts once per step: each micro-batch's share is its rows over its group's
+        self.micro_weights = accumulation_weights(n_train, recipe.batch_size, cfg.accumulate)
+        # the data loss in the form a step minimizes (train.loss_reduction, train.loss_scale)
+        self.loss_weights = objective_weights(n_train, recipe.batch_size, cfg.accumulate,
+                                              cfg.loss_reduction, cfg.loss_scale)  # fmt: skip
+        self.weighted = cfg.accumulate > 1 or cfg.loss_reduction != "mean" or cfg.loss_scale != 1
         self.factors = recipe.factors.tolist()
         self.scheduled = cfg.schedule.name not in ("constant", "plateau") or cfg.schedule.warmup_steps
         self.plateau = None
@@ -171,12 +178,11 @@ class ModuleTrainer:
                 self._set_lr(self.factors[self.step])
             stepping = (i + 1) % cfg.accumulate == 0 or i + 1 == len(self.batches)
             with self._gradient_sync(stepping):
-                loss = self.batch_loss(x, y)
-                objective = loss
+                loss = self.batch_loss(x, y)  # the batch's mean data loss (what train/loss reports)
+                objective = loss * self.loss_weights[i] if self.weighted else loss
                 if self.has_penalty:
-                    objective = loss + penalty(self.penalized, self.l1, cfg.regularization.l2)
-                if cfg.accumulate > 1:  # the group's mean loss: rows here / rows in the group
-                    objective = objective * self.micro_weights[i]
+                    term = penalty(self.penalized, self.l1, cfg.regularization.l2)
+                    objective = objective + (term * self.micro_weights[i] if cfg.accumulate > 1 else term)
                 objective.backward()
             losses.append(loss.detach())
             if not stepping:

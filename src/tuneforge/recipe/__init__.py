@@ -40,6 +40,7 @@ __all__ = [
     "Plateau",
     "Recipe",
     "accumulation_weights",
+    "objective_weights",
     "lr_factors",
     "make_optimizer",
     "penalized_parameters",
@@ -100,9 +101,28 @@ class Recipe:
         """The loss averaged over rows in one fused op (one model, no member dims)."""
         return self.loss(pred, y, reduction="mean")
 
+    def form_factor(self, rows: int) -> float:
+        """What turns a batch's mean loss into the loss a step minimizes (``train.loss_scale``
+        and ``train.loss_reduction``): ``scale`` for the mean, ``scale · rows`` for the sum."""
+        return self.cfg.loss_scale * (rows if self.cfg.loss_reduction == "sum" else 1)
+
     @property
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.cfg.epochs
+
+
+def objective_weights(n_rows: int, batch_size: int | None, accumulate: int, reduction: str = "mean",
+                      scale: float = 1.0) -> list[float]:  # fmt: skip
+    """Factor of each micro-batch's mean loss in the loss its step minimizes.
+
+    ``mean``: ``scale`` × its :func:`accumulation_weights` (rows here / rows in the group), so
+    the step follows scale × the mean over the group's rows. ``sum``: ``scale`` × its rows, so
+    the step follows scale × the sum over the group's rows (mean × rows = sum).
+    """
+    if reduction == "mean":
+        return [scale * w for w in accumulation_weights(n_rows, batch_size, accumulate)]
+    size = n_rows if batch_size is None else batch_size
+    return [scale * min(size, n_rows - start) for start in range(0, n_rows, size)]
 
 
 def accumulation_weights(n_rows: int, batch_size: int | None, accumulate: int) -> list[float]:

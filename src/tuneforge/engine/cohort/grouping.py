@@ -4,7 +4,8 @@ Batched per member (never split): learning rate, batch size within a class (size
 by a power of two, see :func:`batch_class`), ``accumulate``, schedule (any name and parameters:
 a schedule is a row of learning-rate multipliers), optimizer hyperparameters within a family
 (Adam and AdamW are one family), weight decay, L1/L2 and their mode, gradient clipping, dropout,
-init scheme and seed, activation, label smoothing, hidden widths (masked to the widest), epochs (a member leaves when its
+init scheme and seed, activation, label smoothing, loss form (``loss_reduction``, ``loss_scale``:
+a micro-batch weight), hidden widths (masked to the widest), epochs (a member leaves when its
 own epochs are done), early stopping. Split: everything in :func:`structure`.
 """
 

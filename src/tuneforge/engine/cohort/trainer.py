@@ -195,11 +195,13 @@ class CohortTrainer:
 
     def plan(self) -> MicroPlan:
         """The micro-batches of an epoch for the members now in the cohort (``micro.py``)."""
-        classes = tuple((m.recipe.batch_size, m.cfg.train.accumulate) for m in self.members)
+        classes = tuple((m.recipe.batch_size, m.cfg.train.accumulate,
+                         (m.cfg.train.loss_reduction, m.cfg.train.loss_scale)) for m in self.members)  # fmt: skip
         if classes not in self._plans:
             self._plans.clear()  # plans of other members are rarely needed again
-            sizes, accumulates = zip(*classes, strict=True)
-            self._plans[classes] = MicroPlan(len(self.data.x["train"]), sizes, accumulates, self.device)
+            sizes, accumulates, forms = zip(*classes, strict=True)
+            self._plans[classes] = MicroPlan(len(self.data.x["train"]), sizes, accumulates, self.device,
+                                             forms)  # fmt: skip
         return self._plans[classes]
 
     def train_epoch(self) -> Tensor:
