@@ -387,6 +387,29 @@ class EarlyStoppingConfig(Strict):
     restore_best: bool = Field(True, description="keep the best epoch's weights, not the last")
 
 
+class StopAtConfig(Strict):
+    """Stop once a per-epoch metric crosses a threshold (the guide's "until the loss < ε")."""
+
+    metric: str = Field(
+        "train/loss",
+        description="the metric watched after each epoch: train/loss or val/<a per-epoch metric>",
+    )
+    below: float | None = Field(
+        None,
+        description="stop after the first epoch whose value is below this; give below or above",
+    )
+    above: float | None = Field(
+        None,
+        description="stop after the first epoch whose value is above this; give below or above",
+    )
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> StopAtConfig:
+        if (self.below is None) == (self.above is None):
+            raise ValueError("give exactly one of below or above (the threshold and its side)")
+        return self
+
+
 class DiagnosticsConfig(Strict):
     """Gradient health checks during training (rules in docs/diagnostics.md)."""
 
@@ -450,6 +473,14 @@ class TrainConfig(Strict):
         300,
         description="optimizer steps that `epochs: auto` trains for (within 20 to 200 epochs)",
     )
+    max_steps: PositiveInt | None = Field(
+        None,
+        description="a step budget: stop after this many optimizer steps (mid-epoch if need be), or after `epochs` if that comes first; with epochs: auto, the epochs these steps need",
+    )
+    shuffle: bool = Field(
+        True,
+        description="draw a new row order each epoch (seeded by train.seed); false: batches in row order, every epoch alike",
+    )
     regularization: RegularizationConfig = Field(
         RegularizationConfig(),
         description="L1 / L2 penalties",
@@ -477,6 +508,10 @@ class TrainConfig(Strict):
     early_stopping: EarlyStoppingConfig | None = Field(
         None,
         description="stop when a monitored metric stops improving; null: train every epoch",
+    )
+    stop_at: StopAtConfig | None = Field(
+        None,
+        description="stop when a metric crosses a threshold, e.g. {metric: train/loss, below: 1.0e-3}; null: no threshold",
     )
     augment: AugmentConfig | None = Field(
         None,

@@ -151,7 +151,7 @@ def range_test(model: nn.Module, data: Dataset, recipe: Recipe, *,
 
 def _sweep(model, data, recipe, optimizer, schedule, beta, diverge, seed):
     cfg = recipe.cfg
-    batches = Batches(data.x["train"], data.y["train"], recipe.batch_size, seed)
+    batches = Batches(data.x["train"], data.y["train"], recipe.batch_size, seed, cfg.shuffle)
     params = penalized_parameters(model, cfg.regularization.include_bias)
     l1, l2 = cfg.regularization.l1, cfg.regularization.l2
     base = optimizer.param_groups[0].get("initial_lr", optimizer.param_groups[0]["lr"])

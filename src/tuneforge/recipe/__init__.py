@@ -78,7 +78,8 @@ class Recipe:
         batches = 1 if batch_size is None else -(-n_train // batch_size)
         steps = -(-batches // cfg.accumulate)
         per_epoch = cfg.schedule.interval == "epoch"
-        total = cfg.epochs if per_epoch else steps * cfg.epochs
+        budget = min(steps * cfg.epochs, cfg.max_steps or steps * cfg.epochs)
+        total = -(-budget // steps) if per_epoch else budget
         loss, outputs = make_loss(cfg, data.task), n_outputs(name, data.n_classes)
         if is_spec(name):  # the user's loss: its shape is checked before the first step
             check_user_loss(name, loss, outputs, data.y["train"].cpu())
@@ -108,7 +109,14 @@ class Recipe:
 
     @property
     def total_steps(self) -> int:
-        return self.steps_per_epoch * self.cfg.epochs
+        """Optimizer steps of the whole run: every epoch's, or ``max_steps`` when fewer."""
+        steps = self.steps_per_epoch * self.cfg.epochs
+        return min(steps, self.cfg.max_steps or steps)
+
+    @property
+    def epochs(self) -> int:
+        """Epochs the run trains (the last one cut short when ``max_steps`` ends it)."""
+        return -(-self.total_steps // self.steps_per_epoch)
 
 
 def objective_weights(n_rows: int, batch_size: int | None, accumulate: int, reduction: str = "mean",

@@ -30,6 +30,9 @@ def unsupported(cfg: Config) -> str | None:
         return f"train.precision {cfg.train.precision} is not batched (cohorts train in fp32)"
     if cfg.train.augment is not None:
         return "train.augment is not batched (cohorts train on the rows as they are)"
+    if cfg.train.max_steps is not None and cfg.train.batch_size != "full":
+        return ("train.max_steps with mini-batches is not batched (it may end an epoch mid-way; "
+                "cohorts step whole epochs; with batch_size: full it is)")  # fmt: skip
     return None
 
 
