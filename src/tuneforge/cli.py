@@ -190,7 +190,7 @@ def _train_seeds(config, out, overrides, resume, quiet, n: int) -> None:
         result = train_seeds(cfg, n, folder, callbacks=[progress])
     _print_spread(f"{n} seeds {result['seeds']}: {folder}", result)
     for run in result["runs"]:
-        if run["status"] not in ("completed", "early_stopped"):
+        if run["status"] not in ("completed", "early_stopped", "threshold_reached"):
             console.print(f"[yellow]warning:[/] seed {run['seed']}: {run['status']}")
     if (folder / "report.html").is_file():
         console.print(f"report: {folder / 'report.html'}")

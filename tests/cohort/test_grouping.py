@@ -29,6 +29,10 @@ BATCHED = [  # differences a cohort batches: all of these share one group with t
     "train.batch_size=32",  # batch sizes a power of two apart: micro-batches of the smallest
     "train.batch_size=128",
     "train.accumulate=2",
+    "train.shuffle=false",  # members in row order read the unshuffled order, the others theirs
+    "train.stop_at={metric: train/loss, below: 0.1}",
+    "train.loss_scale=0.5",
+    "train.loss_reduction=sum",
 ]
 SPLIT = [  # differences it cannot batch: each starts a group of its own
     "model.hidden=[16]",
@@ -87,7 +91,7 @@ def test_by_width_keeps_padding_under_two_fold() -> None:
     assert capped == [[0, 1], [2]]
 
 
-@pytest.mark.parametrize("override", ["train.augment={noise: 0.1}", "train.precision=bf16"])
+@pytest.mark.parametrize("override", ["train.augment={noise: 0.1}", "train.precision=bf16", "train.max_steps=40"])
 def test_recipes_the_cohort_cannot_batch_train_alone(override: str) -> None:
     """Augmentation and bf16 are the module engine's: such a recipe is a group of its own, and
     train_cohort refuses it instead of silently training without it."""

@@ -122,6 +122,8 @@ def test_linear_regression_full_batch_and_accumulation() -> None:
         make(*full, "train.optimizer.lr=0.01", "train.optimizer.momentum=0.9"),
         make(*full, "train.optimizer.lr=0.1", "train.regularization.l1=0.01", "train.schedule.name=exponential",
              "train.schedule.gamma=0.99"),
+        # grows ×1.03 a step from 0.03 and holds at its cap 0.09 from t = 38 on
+        make(*full, "train.optimizer.lr=0.03", "train.schedule={name: exponential_growth, gamma: 1.03, max_lr: 0.09}"),
     ])  # fmt: skip
     # 264 training rows = 33 micro-batches of 8 = 11 full groups of 3, where weighting each
     # micro-batch by its rows in the group and dividing by ``accumulate`` are the same rule.
@@ -195,3 +197,21 @@ def test_out_major_linear_equals_autograd_on_shared_and_per_member_inputs() -> N
         theirs = torch.autograd.grad(reference, (h, weight, bias), grad)
         for a, b in zip(ours, theirs, strict=True):
             torch.testing.assert_close(a, b)
+
+
+def test_members_with_other_loss_forms_match_their_lone_runs() -> None:
+    """½·MSE and the summed loss are micro-batch weights: members with either share a cohort,
+    also across batch sizes and accumulation (the last group of an epoch is short)."""
+    base = ["data.source=diabetes", "model.kind=linear", "train.epochs=12", "train.optimizer.name=sgd"]
+    cfgs = [
+        make(*base, "train.batch_size=16", "train.accumulate=2", "train.optimizer.lr=0.02"),
+        make(*base, "train.batch_size=16", "train.accumulate=2", "train.optimizer.lr=0.04",
+             "train.loss_scale=0.5"),
+        make(*base, "train.batch_size=32", "train.optimizer.lr=0.001", "train.loss_reduction=sum",
+             "train.regularization.l2=0.5"),
+        make(*base, "train.batch_size=16", "train.optimizer.lr=0.0005", "train.loss_reduction=sum",
+             "train.loss_scale=0.5", "train.optimizer.momentum=0.9"),
+    ]  # fmt: skip
+    assert len({structure(c) for c in cfgs}) == 1
+    runs = check_cohort(cfgs)
+    assert runs[0].history[-1]["train/loss"] != runs[2].history[-1]["train/loss"]

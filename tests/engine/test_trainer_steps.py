@@ -129,6 +129,19 @@ def test_step_schedule_sets_each_optimizer_step_to_base_times_its_factor():
     np.testing.assert_allclose(lrs[3:], 0.1 * 0.8 ** np.arange(6), rtol=1e-12)
 
 
+@pytest.mark.parametrize("interval", ["step", "epoch"])
+def test_exponential_growth_sets_lr_times_gamma_to_the_t_until_the_cap(interval):
+    trainer = float64_trainer("train.batch_size=64", "train.epochs=6", "train.optimizer={name: sgd, lr: 0.01}",
+                              "train.schedule={name: exponential_growth, gamma: 1.5, max_lr: 0.04, "
+                              f"interval: {interval}}}")  # fmt: skip
+    lrs = recorded_lrs(trainer)
+    trainer.fit()
+    per_epoch = trainer.recipe.steps_per_epoch  # 353 rows in batches of 64: 6 steps
+    t = np.arange(6 * per_epoch) if interval == "step" else np.arange(6 * per_epoch) // per_epoch
+    np.testing.assert_allclose(lrs, np.minimum(0.01 * 1.5**t, 0.04), rtol=1e-12)
+    assert max(lrs) == pytest.approx(0.04) and lrs[0] == pytest.approx(0.01)
+
+
 def test_epoch_schedule_holds_the_rate_through_each_epoch():
     trainer = float64_trainer("train.batch_size=100", "train.epochs=4",
                               "train.optimizer={name: sgd, lr: 0.1}",

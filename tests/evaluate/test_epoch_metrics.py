@@ -74,7 +74,8 @@ def test_classification_with_leading_member_dims_scores_each_member():
 
 def _sklearn_regression(pred: np.ndarray, y: np.ndarray, mean: float, std: float) -> dict:
     guess, truth = pred * std + mean, y * std + mean
-    return {"rmse": skm.root_mean_squared_error(truth, guess),
+    return {"mse": skm.mean_squared_error(truth, guess),
+            "rmse": skm.root_mean_squared_error(truth, guess),
             "mae": skm.mean_absolute_error(truth, guess), "r2": skm.r2_score(truth, guess)}  # fmt: skip
 
 
@@ -125,13 +126,25 @@ def test_final_binary_scores_from_one_logit_and_from_two_agree_with_closed_forms
         assert scores["accuracy"] == pytest.approx(float(((logit[:, 0] > 0).long() == y).double().mean()))
 
 
+def test_final_regression_scores_add_mse_in_the_targets_units():
+    gen = torch.Generator().manual_seed(7)
+    y = torch.randn(N, generator=gen, dtype=torch.float64)
+    pred = (y + 0.3 * torch.randn(N, generator=gen, dtype=torch.float64))[:, None]
+    mean, std = -4.0, 12.5
+    scores = final_metrics(pred.numpy(), y.numpy(), "regression", mean, std)
+    residual = (pred[:, 0] - y).numpy() * std  # the error in the target's units: (ŷ − y)·std
+    assert scores["mse"] == pytest.approx(float(np.mean(residual**2)), rel=1e-12)
+    assert scores["rmse"] == pytest.approx(np.sqrt(scores["mse"]), rel=1e-12)
+
+
 def test_final_metrics_of_non_finite_predictions_are_empty():
     assert final_metrics(np.array([[np.nan], [1.0]]), np.array([0.0, 1.0]), "regression") == {}
 
 
 @pytest.mark.parametrize("metric,want", [("val/accuracy", "max"), ("val/f1", "max"), ("val/r2", "max"),
                                          ("val/roc_auc", "max"), ("val/loss", "min"),
-                                         ("train/loss", "min"), ("val/rmse", "min"), ("val/mae", "min")])  # fmt: skip
+                                         ("train/loss", "min"), ("val/rmse", "min"), ("val/mae", "min"),
+                                         ("val/mse", "min")])  # fmt: skip
 def test_direction_follows_the_metric_name(metric, want):
     assert mode(metric) == want
     assert direction(metric) == {"max": "maximize", "min": "minimize"}[want]

@@ -72,3 +72,15 @@ def test_the_estimator_says_how_many_epochs_it_trained():
     X, y = datasets.load_iris(return_X_y=True)
     clf = NeuralNetClassifier(device="cpu").fit(X, y)
     assert clf.config_.train.epochs == clf.n_iter_ == 100  # 150 rows in 3 batches of 64: ceil(300 / 3)
+
+
+def test_auto_epochs_with_a_step_budget_are_the_epochs_the_steps_take():
+    from tuneforge.config import validate
+    from tuneforge.recipe.budget import epochs_for
+
+    # 90 rows in batches of 16: 6 steps an epoch; 1000 steps take ceil(1000/6) = 167 epochs,
+    # 7 steps take 2 (not auto's 20-epoch floor), an explicit epochs count stays as given
+    train = validate({"train": {"batch_size": 16, "max_steps": 1000}}).train
+    assert epochs_for(train, 90) == 167
+    assert epochs_for(train.model_copy(update={"max_steps": 7}), 90) == 2
+    assert epochs_for(train.model_copy(update={"epochs": 3}), 90) == 3

@@ -36,6 +36,9 @@ FORMULAS = {
     "constant": ({}, lambda t, n: np.ones_like(t)),
     "inverse_time": ({"decay": 0.05}, lambda t, n: 1 / (1 + 0.05 * t)),
     "exponential": ({"gamma": 0.97}, lambda t, n: 0.97**t),
+    # lr·γᵗ capped at max_lr = 20·lr: 1.05ᵗ passes 20 at t ≈ 61.4, inside the 97 steps
+    "exponential_growth": ({"gamma": 1.05, "max_lr": 20 * BASE_LR},
+                           lambda t, n: np.minimum(1.05**t, 20.0)),  # fmt: skip
     "step": ({"step_size": 10, "gamma": 0.5}, lambda t, n: 0.5 ** np.floor(t / 10)),
     "cosine": ({"min_factor": 0.1}, lambda t, n: 0.1 + 0.9 * (1 + np.cos(np.pi * t / n)) / 2),
     "onecycle": ({"pct_start": 0.25, "div_factor": 20.0, "final_div_factor": 100.0},
@@ -52,7 +55,7 @@ def test_every_registered_schedule_has_a_formula():
 def test_factors_equal_the_formula(name):
     fields, formula = FORMULAS[name]
     t = np.arange(TOTAL, dtype=np.float64)
-    got = lr_factors(schedule(name=name, **fields), TOTAL)
+    got = lr_factors(schedule(name=name, **fields), TOTAL, BASE_LR)
     assert got.dtype == torch.float64 and got.shape == (TOTAL,)
     np.testing.assert_allclose(got.numpy(), formula(t, TOTAL), rtol=1e-12, atol=1e-15)
 
@@ -72,6 +75,9 @@ def _torch_lrs(make_scheduler, total: int) -> np.ndarray:
 
 TORCH_EQUIVALENTS = {
     "exponential": ({"gamma": 0.97}, lambda o: lr_scheduler.ExponentialLR(o, gamma=0.97)),
+    # torch has no cap: LambdaLR with min(γᵗ, max_lr/lr) is the growth-with-a-cap rule
+    "exponential_growth": ({"gamma": 1.05, "max_lr": 20 * BASE_LR},
+                           lambda o: lr_scheduler.LambdaLR(o, lambda t: min(1.05**t, 20.0))),  # fmt: skip
     "step": ({"step_size": 10, "gamma": 0.5},
              lambda o: lr_scheduler.StepLR(o, step_size=10, gamma=0.5)),  # fmt: skip
     "cosine": ({"min_factor": 0.1},
@@ -88,8 +94,26 @@ TORCH_EQUIVALENTS = {
 @pytest.mark.parametrize("name", sorted(TORCH_EQUIVALENTS))
 def test_factors_equal_torch_lr_scheduler(name):
     fields, make_scheduler = TORCH_EQUIVALENTS[name]
-    ours = BASE_LR * lr_factors(schedule(name=name, **fields), TOTAL).numpy()
+    ours = BASE_LR * lr_factors(schedule(name=name, **fields), TOTAL, BASE_LR).numpy()
     np.testing.assert_allclose(ours, _torch_lrs(make_scheduler, TOTAL), rtol=1e-9, atol=1e-15)
+
+
+def test_growth_before_its_cap_is_torchs_exponential_lr_with_gamma_above_one():
+    ours = BASE_LR * lr_factors(schedule(name="exponential_growth", gamma=1.1, max_lr=1e6), 60, BASE_LR)
+    theirs = _torch_lrs(lambda o: lr_scheduler.ExponentialLR(o, gamma=1.1), 60)
+    np.testing.assert_allclose(ours.numpy(), theirs, rtol=1e-9)
+    assert theirs[-1] == pytest.approx(BASE_LR * 1.1**59, rel=1e-9)
+
+
+def test_the_growth_cap_is_an_absolute_rate_and_bounds_the_warmup_too():
+    # lr 0.01 growing ×2 per step under max_lr 0.05: 0.01, 0.02, 0.04, then 0.05 for good
+    lrs = 0.01 * lr_factors(schedule(name="exponential_growth", gamma=2.0, max_lr=0.05), 6, 0.01)
+    np.testing.assert_allclose(lrs.numpy(), [0.01, 0.02, 0.04, 0.05, 0.05, 0.05], rtol=1e-12)
+    # a cap below the base rate holds the rate at the cap from the first step, warm-up included
+    low = 0.1 * lr_factors(schedule(name="exponential_growth", max_lr=0.03, warmup_steps=4), 8, 0.1)
+    np.testing.assert_allclose(low.numpy(), [0.025, 0.03, 0.03, 0.03, 0.03, 0.03, 0.03, 0.03], rtol=1e-12)
+    with pytest.raises(ValueError, match="pass the base lr"):
+        lr_factors(schedule(name="exponential_growth", max_lr=0.03), 8)
 
 
 def test_cosine_period_shorter_than_the_run_stays_at_the_floor():
@@ -103,9 +127,9 @@ def test_cosine_period_shorter_than_the_run_stays_at_the_floor():
 def test_warmup_is_a_linear_ramp_then_the_schedule_from_its_own_step_zero(name):
     fields = {**FORMULAS[name][0]}
     warm = 8
-    got = lr_factors(schedule(name=name, warmup_steps=warm, **fields), TOTAL).numpy()
+    got = lr_factors(schedule(name=name, warmup_steps=warm, **fields), TOTAL, BASE_LR).numpy()
     np.testing.assert_allclose(got[:warm], (np.arange(warm) + 1) / warm, rtol=1e-12)
-    after = lr_factors(schedule(name=name, **fields), TOTAL - warm).numpy()
+    after = lr_factors(schedule(name=name, **fields), TOTAL - warm, BASE_LR).numpy()
     np.testing.assert_allclose(got[warm:], after, rtol=1e-12)
 
 

@@ -48,6 +48,15 @@ REGULARIZED = {
               "augment": {"noise": 0.05, "mixup": 0.2}},  # fmt: skip
 }
 
+# The summed ½·SSE (a rank's share is scaled by the global batch's rows), accumulation, batches
+# in row order and a step budget that ends the third epoch after 2 of its 9 steps.
+SUMMED = {
+    **BASE,
+    "train": {**BASE["train"], "optimizer": {"name": "sgd", "lr": 0.001, "momentum": 0.9},
+              "loss_reduction": "sum", "loss_scale": 0.5, "accumulate": 2, "shuffle": False,
+              "max_steps": 20},  # fmt: skip
+}
+
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
@@ -148,7 +157,7 @@ def test_nproc_with_seeds_is_bad_input(monkeypatch, capsys):
 
 # --------------------------------------------------------- slow: real torchrun processes
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe", [BASE, REGULARIZED], ids=["plain", "regularized"])
+@pytest.mark.parametrize("recipe", [BASE, REGULARIZED, SUMMED], ids=["plain", "regularized", "summed"])
 def test_two_processes_train_the_weights_of_one(recipe, tmp_path):
     path = _write(tmp_path, recipe)
     _run("train", path, "--nproc", "2", "-q", cwd=tmp_path)

@@ -31,6 +31,14 @@ def test_direction_is_inferred_from_the_metric(metric, direction):
     assert resolve(metric)[0].direction == direction
 
 
+def test_mse_is_a_minimized_regression_objective_watched_every_epoch():
+    [objective] = resolve("val/mse", task="regression", n_classes=None)
+    assert objective == Objective("val/mse", "minimize") and objective.epoch_metric == "val/mse"
+    assert objective.value([{"metrics": {"val/mse": 2.5}}]) == 2.5
+    with pytest.raises(ConfigError, match="unknown metric 'val/mse' for a classification task"):
+        resolve("val/mse")
+
+
 def test_direction_can_be_given():
     assert resolve({"metric": "val/loss", "direction": "maximize"})[0].direction == "maximize"
 

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 _UNION_TAGS = {
     "linear", "logistic", "mlp",
     "sgd", "adam", "adamw", "rmsprop", "adagrad",
-    "constant", "inverse_time", "exponential", "step", "cosine", "plateau", "onecycle",
+    "constant", "inverse_time", "exponential", "exponential_growth", "step", "cosine", "plateau",
+    "onecycle",
 }  # fmt: skip
 _UNION_TAGS |= {"cnn", "rnn", "transformer", "pretrained", "custom"}
 

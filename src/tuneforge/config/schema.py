@@ -278,6 +278,20 @@ class ExponentialSchedule(_Schedule):
     )
 
 
+class ExponentialGrowthSchedule(_Schedule):
+    name: Literal["exponential_growth"] = Field(
+        "exponential_growth",
+        description="min(lr * gamma^t, max_lr): a growing rate (gamma > 1) with a cap",
+    )
+    gamma: Annotated[float, Field(gt=1)] = Field(
+        1.01,
+        description="growth factor per step (or epoch), above 1",
+    )
+    max_lr: PositiveFloat = Field(
+        description="the cap: the (base) learning rate never exceeds it; required, so the growth cannot run away",
+    )
+
+
 class StepSchedule(_Schedule):
     name: Literal["step"] = Field("step", description="lr * gamma^floor(t / step_size)")
     step_size: PositiveInt = Field(1000, description="steps (or epochs) between drops")
@@ -339,7 +353,8 @@ class OneCycleSchedule(_Schedule):
 
 
 ScheduleConfig = Annotated[
-    ConstantSchedule | InverseTimeSchedule | ExponentialSchedule | StepSchedule | CosineSchedule | PlateauSchedule | OneCycleSchedule,
+    ConstantSchedule | InverseTimeSchedule | ExponentialSchedule | ExponentialGrowthSchedule
+    | StepSchedule | CosineSchedule | PlateauSchedule | OneCycleSchedule,
     Field(discriminator="name"),
 ]
 
@@ -370,6 +385,29 @@ class EarlyStoppingConfig(Strict):
     )
     min_delta: NonNegFloat = Field(0.0, description="smallest change that counts as an improvement")
     restore_best: bool = Field(True, description="keep the best epoch's weights, not the last")
+
+
+class StopAtConfig(Strict):
+    """Stop once a per-epoch metric crosses a threshold (the guide's "until the loss < ε")."""
+
+    metric: str = Field(
+        "train/loss",
+        description="the metric watched after each epoch: train/loss or val/<a per-epoch metric>",
+    )
+    below: float | None = Field(
+        None,
+        description="stop after the first epoch whose value is below this; give below or above",
+    )
+    above: float | None = Field(
+        None,
+        description="stop after the first epoch whose value is above this; give below or above",
+    )
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> StopAtConfig:
+        if (self.below is None) == (self.above is None):
+            raise ValueError("give exactly one of below or above (the threshold and its side)")
+        return self
 
 
 class DiagnosticsConfig(Strict):
@@ -411,6 +449,14 @@ class TrainConfig(Strict):
     )
     huber_delta: PositiveFloat = Field(1.0, description="delta of the Huber loss")
     label_smoothing: Fraction = Field(0.0, description="epsilon of cross-entropy label smoothing")
+    loss_reduction: Literal["mean", "sum"] = Field(
+        "mean",
+        description="what a step minimizes: mean, the loss averaged over the batch's rows (1/n)Σ; sum, summed over them (mse: the SSE); train/loss and val/loss stay per-row means",
+    )
+    loss_scale: PositiveFloat = Field(
+        1.0,
+        description="a constant factor of the training loss: 0.5 with mse is the ½·MSE = (1/2n)Σ(y - ŷ)² form; the L1/L2 penalty is not scaled",
+    )
     optimizer: OptimizerConfig = Field(
         AdamConfig(),
         description="the torch.optim optimizer; `{lr: 0.01}` keeps Adam",
@@ -426,6 +472,14 @@ class TrainConfig(Strict):
     min_steps: PositiveInt = Field(
         300,
         description="optimizer steps that `epochs: auto` trains for (within 20 to 200 epochs)",
+    )
+    max_steps: PositiveInt | None = Field(
+        None,
+        description="a step budget: stop after this many optimizer steps (mid-epoch if need be), or after `epochs` if that comes first; with epochs: auto, the epochs these steps need",
+    )
+    shuffle: bool = Field(
+        True,
+        description="draw a new row order each epoch (seeded by train.seed); false: batches in row order, every epoch alike",
     )
     regularization: RegularizationConfig = Field(
         RegularizationConfig(),
@@ -454,6 +508,10 @@ class TrainConfig(Strict):
     early_stopping: EarlyStoppingConfig | None = Field(
         None,
         description="stop when a monitored metric stops improving; null: train every epoch",
+    )
+    stop_at: StopAtConfig | None = Field(
+        None,
+        description="stop when a metric crosses a threshold, e.g. {metric: train/loss, below: 1.0e-3}; null: no threshold",
     )
     augment: AugmentConfig | None = Field(
         None,

@@ -13,12 +13,17 @@ import torch
 
 
 class Batches:
-    """Shuffled mini-batches of ``(x, y)``; ``batch_size=None`` gives the full batch, unshuffled."""
+    """Shuffled mini-batches of ``(x, y)``; ``batch_size=None`` gives the full batch, unshuffled.
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int | None, seed: int):
+    ``shuffle=False`` gives the batches in row order every epoch (the generator is never drawn).
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int | None, seed: int,
+                 shuffle: bool = True):  # fmt: skip
         self.x, self.y = x, y
         self.n = len(x)
         self.batch_size = min(batch_size or self.n, self.n)
+        self.shuffle = shuffle
         self.generator = torch.Generator().manual_seed(seed)  # CPU: same stream on every device
 
     def __len__(self) -> int:
@@ -26,7 +31,7 @@ class Batches:
 
     def order(self) -> torch.Tensor:
         """This epoch's row order (advances the generator once per epoch)."""
-        if self.batch_size == self.n:
+        if self.batch_size == self.n or not self.shuffle:
             return torch.arange(self.n)
         return torch.randperm(self.n, generator=self.generator)
 

@@ -151,7 +151,7 @@ def range_test(model: nn.Module, data: Dataset, recipe: Recipe, *,
 
 def _sweep(model, data, recipe, optimizer, schedule, beta, diverge, seed):
     cfg = recipe.cfg
-    batches = Batches(data.x["train"], data.y["train"], recipe.batch_size, seed)
+    batches = Batches(data.x["train"], data.y["train"], recipe.batch_size, seed, cfg.shuffle)
     params = penalized_parameters(model, cfg.regularization.include_bias)
     l1, l2 = cfg.regularization.l1, cfg.regularization.l2
     base = optimizer.param_groups[0].get("initial_lr", optimizer.param_groups[0]["lr"])
@@ -165,7 +165,8 @@ def _sweep(model, data, recipe, optimizer, schedule, beta, diverge, seed):
         x, y = next(stream)
         optimizer.zero_grad(set_to_none=True)
         loss = recipe.loss(model(x), y).mean()
-        objective = loss + penalty(params, l1, l2) if (l1 or l2) else loss
+        objective = loss * recipe.form_factor(len(x))  # the loss form training steps on
+        objective = objective + penalty(params, l1, l2) if (l1 or l2) else objective
         objective.backward()
         if cfg.clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)

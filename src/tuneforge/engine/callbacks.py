@@ -1,4 +1,5 @@
-"""Early stopping: watch one metric, stop after ``patience`` epochs without improvement."""
+"""Early stopping (watch one metric, stop after ``patience`` epochs without improvement) and
+``stop_at`` (stop once a metric crosses a threshold)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import math
 
 import torch
 
-from tuneforge.config.schema import EarlyStoppingConfig
+from tuneforge.config.schema import EarlyStoppingConfig, StopAtConfig
 from tuneforge.evaluate.metrics import mode
 
 
@@ -50,3 +51,15 @@ class EarlyStopping:
         self.bad_epochs = scalars["bad_epochs"]
         weights = {k.removeprefix("best."): v for k, v in tensors.items() if k.startswith("best.")}
         self.best_weights = weights or None
+
+
+#: A run's status when ``train.stop_at`` ended it.
+THRESHOLD_REACHED = "threshold_reached"
+
+
+def threshold_reached(cfg: StopAtConfig | None, record: dict) -> bool:
+    """Whether this epoch's record crossed ``train.stop_at`` (NaN and a missing value never do)."""
+    if cfg is None:
+        return False
+    value = record.get(cfg.metric, math.nan)
+    return value < cfg.below if cfg.below is not None else value > cfg.above

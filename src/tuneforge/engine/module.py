@@ -26,7 +26,7 @@ from torch import nn
 from tuneforge.data import Batches, Dataset
 from tuneforge.data.augment import Augmenter
 from tuneforge.engine import checkpoint, distributed
-from tuneforge.engine.callbacks import EarlyStopping
+from tuneforge.engine.callbacks import THRESHOLD_REACHED, EarlyStopping, threshold_reached
 from tuneforge.engine.distributed import World
 from tuneforge.evaluate.metrics import epoch_metrics, mode
 from tuneforge.recipe import (
@@ -34,6 +34,7 @@ from tuneforge.recipe import (
     Recipe,
     accumulation_weights,
     make_optimizer,
+    objective_weights,
     penalized_parameters,
     penalty,
     soft_threshold_,
@@ -59,7 +60,7 @@ class StepProbe(Protocol):
 
 @dataclass
 class FitResult:
-    status: str  # completed | early_stopped | diverged | <a status a callback returned>
+    status: str  # completed | early_stopped | threshold_reached | diverged | <a callback's status>
     history: list[dict] = field(default_factory=list)
     steps: int = 0
     divergence: dict | None = None
@@ -105,14 +106,20 @@ class ModuleTrainer:
         groups = getattr(model, "param_groups", None)
         params = groups(cfg.optimizer.lr) if callable(groups) else model.parameters()
         self.optimizer = make_optimizer(cfg.optimizer, params)
-        self.batches = Batches(data.x["train"], data.y["train"], recipe.batch_size, seed)
+        self.batches = Batches(data.x["train"], data.y["train"], recipe.batch_size, seed, cfg.shuffle)
         self.augment = Augmenter.build(cfg.augment, data.x["train"], seed)  # None: off
         reg = cfg.regularization
         self.penalized = penalized_parameters(model, reg.include_bias)
         self.l1 = reg.l1 if reg.l1_mode == "penalty" else 0.0
         self.prox_l1 = reg.l1 if reg.l1_mode == "proximal" else 0.0
         self.has_penalty = bool(self.l1 or reg.l2)
-        self.micro_weights = accumulation_weights(data.size("train"), recipe.batch_size, cfg.accumulate)
+        n_train = data.size("train")
+        # the penalty counts once per step: each micro-batch's share is its rows over its group's
+        self.micro_weights = accumulation_weights(n_train, recipe.batch_size, cfg.accumulate)
+        # the data loss in the form a step minimizes (train.loss_reduction, train.loss_scale)
+        self.loss_weights = objective_weights(n_train, recipe.batch_size, cfg.accumulate,
+                                              cfg.loss_reduction, cfg.loss_scale)  # fmt: skip
+        self.weighted = cfg.accumulate > 1 or cfg.loss_reduction != "mean" or cfg.loss_scale != 1
         self.factors = recipe.factors.tolist()
         self.scheduled = cfg.schedule.name not in ("constant", "plateau") or cfg.schedule.warmup_steps
         self.plateau = None
@@ -134,7 +141,9 @@ class ModuleTrainer:
     # ------------------------------------------------------------------------------ the loop
     def fit(self, callbacks: Sequence[EpochCallback] = (), checkpoint_dir: Path | None = None):
         result = FitResult("completed", self.history)
-        while self.epoch < self.cfg.epochs:
+        if self.history and threshold_reached(self.cfg.stop_at, self.history[-1]):
+            result.status = THRESHOLD_REACHED  # resumed after the epoch that crossed it
+        while self.epoch < self.recipe.epochs and result.status == "completed":
             started = time.perf_counter()
             train_loss = self.train_epoch()
             record = self.end_epoch(train_loss, time.perf_counter() - started)
@@ -144,6 +153,8 @@ class ModuleTrainer:
                 status = callback(record)
                 if status and result.status == "completed":
                     result.status = status
+            if result.status == "completed" and threshold_reached(self.cfg.stop_at, record):
+                result.status = THRESHOLD_REACHED
             if self.stopper and self.stopper.update(record.get(self.stopper.cfg.monitor, math.nan),
                                                     self.epoch, self.model):  # fmt: skip
                 result.status = result.status if result.status != "completed" else "early_stopped"
@@ -171,12 +182,11 @@ class ModuleTrainer:
                 self._set_lr(self.factors[self.step])
             stepping = (i + 1) % cfg.accumulate == 0 or i + 1 == len(self.batches)
             with self._gradient_sync(stepping):
-                loss = self.batch_loss(x, y)
-                objective = loss
+                loss = self.batch_loss(x, y)  # the batch's mean data loss (what train/loss reports)
+                objective = loss * self.loss_weights[i] if self.weighted else loss
                 if self.has_penalty:
-                    objective = loss + penalty(self.penalized, self.l1, cfg.regularization.l2)
-                if cfg.accumulate > 1:  # the group's mean loss: rows here / rows in the group
-                    objective = objective * self.micro_weights[i]
+                    term = penalty(self.penalized, self.l1, cfg.regularization.l2)
+                    objective = objective + (term * self.micro_weights[i] if cfg.accumulate > 1 else term)
                 objective.backward()
             losses.append(loss.detach())
             if not stepping:
@@ -195,6 +205,8 @@ class ModuleTrainer:
                 self.probe.after_step(self.step)
             optimizer.zero_grad(set_to_none=True)
             self.step += 1
+            if self.step == self.recipe.total_steps:
+                break  # train.max_steps ends this epoch here
         # Under DDP a rank's loss is its share of the batch mean; the mean over ranks is the
         # batch mean, and every rank then takes the same divergence decision.
         return distributed.mean_over_ranks(torch.stack(losses), self.world)
@@ -265,7 +277,7 @@ class ModuleTrainer:
 
     def _due(self) -> bool:
         every = self.cfg.checkpoint_every
-        return every > 0 and (self.epoch % every == 0 or self.epoch == self.cfg.epochs)
+        return every > 0 and (self.epoch % every == 0 or self.epoch == self.recipe.epochs)
 
     # --------------------------------------------------------------------------- checkpoints
     def save(self, folder: Path) -> None:

@@ -45,12 +45,14 @@ def classification_metrics(pred: torch.Tensor, y: torch.Tensor, n_classes: int) 
 
 
 def regression_metrics(pred: torch.Tensor, y: torch.Tensor, mean: float, std: float) -> dict:
-    """RMSE, MAE and R² in the target's own units (predictions are un-standardized first)."""
+    """MSE, RMSE, MAE and R² in the target's own units (predictions are un-standardized first)."""
     guess, truth = pred[..., 0] * std + mean, y * std + mean
     error = guess - truth
     total = (truth - truth.mean()).square().sum()
+    mse = error.square().mean(-1)
     return {
-        "rmse": error.square().mean(-1).sqrt(),
+        "mse": mse,
+        "rmse": mse.sqrt(),
         "mae": error.abs().mean(-1),
         "r2": 1 - error.square().sum(-1) / total.clamp_min(torch.finfo(total.dtype).tiny),
     }
@@ -83,6 +85,7 @@ def final_metrics(pred: np.ndarray, y: np.ndarray, task: str, mean=0.0, std=1.0)
     if task == "regression":
         guess, truth = pred[:, 0] * std + mean, y * std + mean
         return {
+            "mse": float(skm.mean_squared_error(truth, guess)),
             "rmse": float(skm.root_mean_squared_error(truth, guess)),
             "mae": float(skm.mean_absolute_error(truth, guess)),
             "r2": float(skm.r2_score(truth, guess)),

@@ -25,7 +25,7 @@ from tuneforge.errors import ConfigError
 from tuneforge.usercode import describe, is_spec, load
 
 #: Scores every run reports already (evaluate/metrics.py); listing one again is an error.
-BUILT_IN = {"loss", "accuracy", "f1", "log_loss", "roc_auc", "rmse", "mae", "r2"}
+BUILT_IN = {"loss", "accuracy", "f1", "log_loss", "roc_auc", "mse", "rmse", "mae", "r2"}
 
 
 def metric_name(entry: str) -> str:

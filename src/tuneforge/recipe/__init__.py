@@ -40,6 +40,7 @@ __all__ = [
     "Plateau",
     "Recipe",
     "accumulation_weights",
+    "objective_weights",
     "lr_factors",
     "make_optimizer",
     "penalized_parameters",
@@ -77,7 +78,8 @@ class Recipe:
         batches = 1 if batch_size is None else -(-n_train // batch_size)
         steps = -(-batches // cfg.accumulate)
         per_epoch = cfg.schedule.interval == "epoch"
-        total = cfg.epochs if per_epoch else steps * cfg.epochs
+        budget = min(steps * cfg.epochs, cfg.max_steps or steps * cfg.epochs)
+        total = -(-budget // steps) if per_epoch else budget
         loss, outputs = make_loss(cfg, data.task), n_outputs(name, data.n_classes)
         if is_spec(name):  # the user's loss: its shape is checked before the first step
             check_user_loss(name, loss, outputs, data.y["train"].cpu())
@@ -91,7 +93,7 @@ class Recipe:
             batch_size=batch_size,
             batches_per_epoch=batches,
             steps_per_epoch=steps,
-            factors=lr_factors(cfg.schedule, total),
+            factors=lr_factors(cfg.schedule, total, cfg.optimizer.lr),
             target_mean=data.encoder.target_mean,
             target_std=data.encoder.target_std,
         )
@@ -100,9 +102,35 @@ class Recipe:
         """The loss averaged over rows in one fused op (one model, no member dims)."""
         return self.loss(pred, y, reduction="mean")
 
+    def form_factor(self, rows: int) -> float:
+        """What turns a batch's mean loss into the loss a step minimizes (``train.loss_scale``
+        and ``train.loss_reduction``): ``scale`` for the mean, ``scale · rows`` for the sum."""
+        return self.cfg.loss_scale * (rows if self.cfg.loss_reduction == "sum" else 1)
+
     @property
     def total_steps(self) -> int:
-        return self.steps_per_epoch * self.cfg.epochs
+        """Optimizer steps of the whole run: every epoch's, or ``max_steps`` when fewer."""
+        steps = self.steps_per_epoch * self.cfg.epochs
+        return min(steps, self.cfg.max_steps or steps)
+
+    @property
+    def epochs(self) -> int:
+        """Epochs the run trains (the last one cut short when ``max_steps`` ends it)."""
+        return -(-self.total_steps // self.steps_per_epoch)
+
+
+def objective_weights(n_rows: int, batch_size: int | None, accumulate: int, reduction: str = "mean",
+                      scale: float = 1.0) -> list[float]:  # fmt: skip
+    """Factor of each micro-batch's mean loss in the loss its step minimizes.
+
+    ``mean``: ``scale`` × its :func:`accumulation_weights` (rows here / rows in the group), so
+    the step follows scale × the mean over the group's rows. ``sum``: ``scale`` × its rows, so
+    the step follows scale × the sum over the group's rows (mean × rows = sum).
+    """
+    if reduction == "mean":
+        return [scale * w for w in accumulation_weights(n_rows, batch_size, accumulate)]
+    size = n_rows if batch_size is None else batch_size
+    return [scale * min(size, n_rows - start) for start in range(0, n_rows, size)]
 
 
 def accumulation_weights(n_rows: int, batch_size: int | None, accumulate: int) -> list[float]:

@@ -7,6 +7,7 @@ MLPs count up to 200 epochs and stop when the loss stops improving. Our rule, on
 
     epochs = clamp(ceil(min_steps / steps_per_epoch), 20, 200)      (min_steps: 300 by default)
 
+(with ``max_steps``, ``auto`` is the epochs those steps take: ceil(max_steps / steps_per_epoch)),
 so data sets with 17 or more steps an epoch (digits: 1077 rows in batches of 64, the default
 study) keep 20 epochs, and smaller ones train for at least ``min_steps`` steps, at most 200
 epochs. The resolved number is written into the run's config.yaml.
@@ -32,6 +33,8 @@ def epochs_for(cfg: TrainConfig, n_rows: int) -> int:
     """``cfg.epochs``, or what ``auto`` gives for ``n_rows`` training rows."""
     if cfg.epochs != "auto":
         return cfg.epochs
+    if cfg.max_steps is not None:  # a step budget: the epochs it takes, the last one cut short
+        return math.ceil(cfg.max_steps / steps_per_epoch(n_rows, cfg))
     least, most = AUTO_EPOCHS
     return min(max(least, math.ceil(cfg.min_steps / steps_per_epoch(n_rows, cfg))), most)
 

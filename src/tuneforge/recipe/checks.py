@@ -31,10 +31,11 @@ def check_against_data(cfg: Config, data) -> None:
 
 
 def check_monitors(cfg: Config, data) -> None:
-    """Early stopping and plateau watch validation metrics: they need a validation part."""
+    """Early stopping, plateau and stop_at watch per-epoch metrics; val/... needs a validation part."""
     watched = {"train.early_stopping.monitor": cfg.train.early_stopping and cfg.train.early_stopping.monitor,
-               "train.schedule.monitor": getattr(cfg.train.schedule, "monitor", None)}  # fmt: skip
-    names = {"loss", "accuracy", "f1"} if data.task == "classification" else {"loss", "rmse", "mae", "r2"}
+               "train.schedule.monitor": getattr(cfg.train.schedule, "monitor", None),
+               "train.stop_at.metric": cfg.train.stop_at and cfg.train.stop_at.metric}  # fmt: skip
+    names = {"loss", "accuracy", "f1"} if data.task == "classification" else {"loss", "mse", "rmse", "mae", "r2"}
     for key, metric in watched.items():
         if not metric:
             continue

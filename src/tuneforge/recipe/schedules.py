@@ -4,17 +4,19 @@ A schedule is a pure function of the step index ``t`` (0 for the first optimizer
 epoch index with ``interval: epoch``), computed once for the whole run as a tensor, so the module
 engine reads ``factors[t]`` and the cohort engine stacks one row per member:
 
-=============  ==========================================================================
-constant       1
-inverse_time   1 / (1 + β·t)                                  (β = ``decay``)
-exponential    γᵗ
-step           γ^⌊t / step_size⌋
-cosine         m + (1 − m)·(1 + cos(π·min(t, P)/P)) / 2        (m = ``min_factor``, P = ``period``)
-onecycle       torch's OneCycleLR (cosine, two phases): from 1/div_factor up to 1 at
-               ``pct_start``, then down to 1/(div_factor·final_div_factor)
-plateau        1, multiplied by ``factor`` whenever the monitored value has not improved
-               for ``patience`` epochs (torch's ReduceLROnPlateau rule); see :class:`Plateau`
-=============  ==========================================================================
+==================  ==========================================================================
+constant            1
+inverse_time        1 / (1 + β·t)                                  (β = ``decay``)
+exponential         γᵗ
+exponential_growth  min(γᵗ, max_lr/α): growth (γ > 1) capped at ``max_lr`` (the cap
+                    bounds the whole row, warm-up included)
+step                γ^⌊t / step_size⌋
+cosine              m + (1 − m)·(1 + cos(π·min(t, P)/P)) / 2        (m = ``min_factor``, P = ``period``)
+onecycle            torch's OneCycleLR (cosine, two phases): from 1/div_factor up to 1 at
+                    ``pct_start``, then down to 1/(div_factor·final_div_factor)
+plateau             1, multiplied by ``factor`` whenever the monitored value has not improved
+                    for ``patience`` epochs (torch's ReduceLROnPlateau rule); see :class:`Plateau`
+==================  ==========================================================================
 
 ``warmup_steps: W`` puts a linear ramp (t + 1)/W in front; the schedule then starts at t = W
 as its own step 0.
@@ -41,6 +43,11 @@ def inverse_time(t: torch.Tensor, total: int, decay: float) -> torch.Tensor:
 
 
 def exponential(t: torch.Tensor, total: int, gamma: float) -> torch.Tensor:
+    return torch.as_tensor(gamma, dtype=t.dtype) ** t
+
+
+def exponential_growth(t: torch.Tensor, total: int, gamma: float) -> torch.Tensor:
+    """γᵗ with γ > 1; ``lr_factors`` caps it at ``max_lr / lr``."""
     return torch.as_tensor(gamma, dtype=t.dtype) ** t
 
 
@@ -75,6 +82,7 @@ SCHEDULES: dict[str, tuple[Formula, tuple[str, ...]]] = {
     "constant": (constant, ()),
     "inverse_time": (inverse_time, ("decay",)),
     "exponential": (exponential, ("gamma",)),
+    "exponential_growth": (exponential_growth, ("gamma",)),
     "step": (step, ("step_size", "gamma")),
     "cosine": (cosine, ("min_factor", "period")),
     "onecycle": (onecycle, ("pct_start", "div_factor", "final_div_factor")),
@@ -82,16 +90,23 @@ SCHEDULES: dict[str, tuple[Formula, tuple[str, ...]]] = {
 }
 
 
-def lr_factors(cfg, total: int) -> torch.Tensor:
-    """Multipliers of the base learning rate for ``t = 0 .. total-1`` (float64)."""
+def lr_factors(cfg, total: int, lr: float | None = None) -> torch.Tensor:
+    """Multipliers of the base learning rate ``lr`` for ``t = 0 .. total-1`` (float64).
+
+    ``lr`` is needed only by a schedule with a ``max_lr`` cap: no factor exceeds ``max_lr / lr``.
+    """
     t = torch.arange(total, dtype=torch.float64)
     formula, fields = SCHEDULES[cfg.name]
     kwargs = {name: getattr(cfg, name) for name in fields}
     warm = cfg.warmup_steps
     main = formula((t - warm).clamp_min(0), max(total - warm, 1), **kwargs)
-    if warm == 0:
-        return main
-    return torch.where(t < warm, (t + 1) / warm, main)
+    factors = main if warm == 0 else torch.where(t < warm, (t + 1) / warm, main)
+    cap = getattr(cfg, "max_lr", None)
+    if cap is None:
+        return factors
+    if lr is None:
+        raise ValueError(f"lr_factors: schedule {cfg.name!r} caps at max_lr; pass the base lr")
+    return factors.clamp(max=cap / lr)
 
 
 class Plateau:

@@ -109,7 +109,8 @@ def lr_curve(history: list[dict], cfg, path: Path) -> Path | None:
     ax = fig.add_subplot()
     if schedule.name != "plateau" and schedule.interval == "step":
         per_epoch = history[0]["step"]
-        factors = lr_factors(schedule, per_epoch * cfg.train.epochs)[:steps_done]
+        total = per_epoch * cfg.train.epochs
+        factors = lr_factors(schedule, min(total, cfg.train.max_steps or total), base)[:steps_done]
         ax.plot(range(len(factors)), (base * factors).tolist())
     else:  # per epoch, or reduced on plateau: the LR each epoch ended with
         ax.step([0] + [r["step"] for r in history], [history[0]["lr"]] + [r["lr"] for r in history],

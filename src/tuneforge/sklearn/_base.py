@@ -204,7 +204,7 @@ def one_more_epoch(plan: Recipe, done_epochs: int, done_steps: int) -> Recipe:
     if len(factors) < needed:
         spans_run = schedule.name == "onecycle" or getattr(schedule, "period", 0) is None
         factors = (torch.cat([factors, factors[-1:].expand(needed - len(factors))]) if spans_run
-                   else lr_factors(schedule, needed))  # fmt: skip
+                   else lr_factors(schedule, needed, plan.cfg.optimizer.lr))  # fmt: skip
     one_more = plan.cfg.model_copy(update={"epochs": done_epochs + 1})
     return dataclasses.replace(plan, cfg=one_more, factors=factors)
 

@@ -18,7 +18,7 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
         model: ``"mlp"`` or ``"linear"`` (one linear layer: least squares / ridge / lasso).
         loss: ``mse`` (default), ``mae`` or ``huber``.
         huber_delta: the Huber loss's δ (in standardized target units).
-        monitor: ``val/loss``, ``val/rmse``, ``val/mae`` or ``val/r2`` (or ``train/loss``).
+        monitor: ``val/loss``, ``val/mse``, ``val/rmse``, ``val/mae`` or ``val/r2`` (or ``train/loss``).
         standardize_target: train on ``(y - mean) / std`` of the training targets; predictions
             come back in ``y``'s units. (An L2 penalty on a linear model keeps the same solution
             either way: both terms scale by 1/std².)

@@ -20,9 +20,9 @@ from tuneforge.usercode import is_spec
 #: Metrics a run reports on a part, by task; the first ones are computed every epoch too.
 PART_METRICS = {
     "classification": ("loss", "accuracy", "f1", "log_loss", "roc_auc"),
-    "regression": ("loss", "rmse", "mae", "r2"),
+    "regression": ("loss", "mse", "rmse", "mae", "r2"),
 }
-EPOCH_METRICS = {"loss", "accuracy", "f1", "rmse", "mae", "r2"}
+EPOCH_METRICS = {"loss", "accuracy", "f1", "mse", "rmse", "mae", "r2"}
 #: Numbers of the summary itself (all minimized).
 SUMMARY_NUMBERS = {"params": "parameters", "parameters": "parameters", "wall_time_s": "wall_time_s"}
 DEFAULT_OBJECTIVE = {"classification": "val/accuracy", "regression": "val/rmse"}

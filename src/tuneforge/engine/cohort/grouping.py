@@ -4,7 +4,8 @@ Batched per member (never split): learning rate, batch size within a class (size
 by a power of two, see :func:`batch_class`), ``accumulate``, schedule (any name and parameters:
 a schedule is a row of learning-rate multipliers), optimizer hyperparameters within a family
 (Adam and AdamW are one family), weight decay, L1/L2 and their mode, gradient clipping, dropout,
-init scheme and seed, activation, label smoothing, hidden widths (masked to the widest), epochs (a member leaves when its
+init scheme and seed, activation, label smoothing, loss form (``loss_reduction``, ``loss_scale``:
+a micro-batch weight), hidden widths (masked to the widest), epochs (a member leaves when its
 own epochs are done), early stopping. Split: everything in :func:`structure`.
 """
 
@@ -29,6 +30,9 @@ def unsupported(cfg: Config) -> str | None:
         return f"train.precision {cfg.train.precision} is not batched (cohorts train in fp32)"
     if cfg.train.augment is not None:
         return "train.augment is not batched (cohorts train on the rows as they are)"
+    if cfg.train.max_steps is not None and cfg.train.batch_size != "full":
+        return ("train.max_steps with mini-batches is not batched (it may end an epoch mid-way; "
+                "cohorts step whole epochs; with batch_size: full it is)")  # fmt: skip
     return None
 
 

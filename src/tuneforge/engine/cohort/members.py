@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 
 from tuneforge.config import Config
-from tuneforge.engine.callbacks import EarlyStopping
+from tuneforge.engine.callbacks import THRESHOLD_REACHED, EarlyStopping, threshold_reached
 from tuneforge.engine.module import EpochCallback, FitResult
 from tuneforge.evaluate.metrics import mode
 from tuneforge.recipe import Plateau, Recipe
@@ -79,7 +79,7 @@ class Member:
         return record
 
     def after_epoch(self, record: dict, view: MemberView) -> bool:
-        """Divergence, callbacks, early stopping (as ``ModuleTrainer.fit``); True: leave now."""
+        """Divergence, callbacks, stop_at, early stopping (as ``ModuleTrainer.fit``); True: leave now."""
         result = self.result
         if record.get("diverged"):
             result.status, result.divergence = "diverged", record.pop("diverged")
@@ -87,10 +87,12 @@ class Member:
             status = callback(record)
             if status and result.status == "completed":
                 result.status = status
+        if result.status == "completed" and threshold_reached(self.cfg.train.stop_at, record):
+            result.status = THRESHOLD_REACHED
         if self.stopper and self.stopper.update(record.get(self.stopper.cfg.monitor, math.nan),
                                                 record["epoch"], view):  # fmt: skip
             result.status = result.status if result.status != "completed" else "early_stopped"
-        return result.status != "completed" or record["epoch"] >= self.cfg.train.epochs
+        return result.status != "completed" or record["epoch"] >= self.recipe.epochs
 
     def finish(self, view: MemberView, steps: int) -> FitResult:
         """Restore the best epoch's weights (early stopping) into the member's row."""

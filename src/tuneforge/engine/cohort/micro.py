@@ -39,19 +39,23 @@ class MicroPlan:
         sizes: per member, its batch size in rows (``None`` or ``>= n_rows``: the full set).
         accumulates: per member, ``train.accumulate``.
         device: where the per-member tensors live.
+        forms: per member, its loss form ``(train.loss_reduction, train.loss_scale)``;
+            default ``("mean", 1.0)`` for all.
     """
 
     def __init__(self, n_rows: int, sizes: Sequence[int | None], accumulates: Sequence[int],
-                 device: torch.device):  # fmt: skip
+                 device: torch.device, forms: Sequence[tuple[str, float]] | None = None):  # fmt: skip
         self.n_rows = n_rows
         self.sizes = [n_rows if s is None else min(s, n_rows) for s in sizes]
         self.full = [s == n_rows for s in self.sizes]  # unshuffled, as ``Batches`` does
         # A batch of the whole set ends with the epoch: only smaller batches set the micro size.
         self.micro = reduce(math.gcd, [s for s in self.sizes if s < n_rows] or [n_rows])
         self.rows = [min(self.micro, n_rows - start) for start in range(0, n_rows, self.micro)]
-        classes = {c: self._walk(*c) for c in dict.fromkeys(zip(self.sizes, accumulates, strict=True))}
-        per_member = [classes[c] for c in zip(self.sizes, accumulates, strict=True)]
-        self.trivial = len(classes) == 1 and self.sizes[0] == self.micro  # the batch is the micro-batch
+        keys = list(zip(self.sizes, accumulates, forms or [("mean", 1.0)] * len(sizes), strict=True))
+        classes = {c: self._walk(*c) for c in dict.fromkeys(keys)}
+        per_member = [classes[c] for c in keys]
+        # one batch size and accumulation, whose batch is the micro-batch (forms may differ)
+        self.trivial = len({c[:2] for c in classes}) == 1 and self.sizes[0] == self.micro
 
         def stack(name: str, dtype: torch.dtype) -> Tensor:
             return torch.tensor([walk[name] for walk in per_member], dtype=dtype, device=device)
@@ -67,15 +71,20 @@ class MicroPlan:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def _walk(self, size: int, accumulate: int) -> dict[str, list]:
-        """One member class's view of the micro-batches: weights, step ends, step and batch."""
+    def _walk(self, size: int, accumulate: int, form: tuple[str, float]) -> dict[str, list]:
+        """One member class's view of the micro-batches: weights, step ends, step and batch.
+
+        A micro-batch's weight turns its mean loss into its share of the step's loss: rows here
+        / rows in the step for the mean, rows here for the sum (mean × rows), times the scale."""
+        reduction, scale = form
         n, out = self.n_rows, {k: [] for k in ("weight", "loss_weight", "step", "batch", "ends")}
         batches, group = -(-n // size), size * accumulate
         for i, rows in enumerate(self.rows):
             start = i * self.micro
             batch, step = start // size, start // group
             batch_rows = min(size, n - batch * size)
-            out["weight"].append(rows / min(group, n - step * group))
+            share = rows if reduction == "sum" else rows / min(group, n - step * group)
+            out["weight"].append(scale * share)
             out["loss_weight"].append(rows / batch_rows / batches)
             out["step"].append(step)
             out["batch"].append(batch)

@@ -138,7 +138,7 @@ class CohortTrainer:
         """Everything with one row per member (cut together when members leave)."""
         rows: dict[str, list] = {k: [] for k in ("l1", "l2", "prox_l1", "bias", "clip_value",
                                                  "clip_norm", "lr", "smoothing")}  # fmt: skip
-        longest = max(m.cfg.train.epochs * m.recipe.steps_per_epoch for m in self.members)
+        longest = max(m.recipe.total_steps for m in self.members)
         for m in self.members:
             steps = m.recipe.steps_per_epoch  # its own: batch sizes may differ
             train, reg = m.cfg.train, m.cfg.train.regularization
@@ -195,11 +195,13 @@ class CohortTrainer:
 
     def plan(self) -> MicroPlan:
         """The micro-batches of an epoch for the members now in the cohort (``micro.py``)."""
-        classes = tuple((m.recipe.batch_size, m.cfg.train.accumulate) for m in self.members)
+        classes = tuple((m.recipe.batch_size, m.cfg.train.accumulate,
+                         (m.cfg.train.loss_reduction, m.cfg.train.loss_scale)) for m in self.members)  # fmt: skip
         if classes not in self._plans:
             self._plans.clear()  # plans of other members are rarely needed again
-            sizes, accumulates = zip(*classes, strict=True)
-            self._plans[classes] = MicroPlan(len(self.data.x["train"]), sizes, accumulates, self.device)
+            sizes, accumulates, forms = zip(*classes, strict=True)
+            self._plans[classes] = MicroPlan(len(self.data.x["train"]), sizes, accumulates, self.device,
+                                             forms)  # fmt: skip
         return self._plans[classes]
 
     def train_epoch(self) -> Tensor:
@@ -305,7 +307,7 @@ class CohortTrainer:
         if size == len(x):  # full batch: every member's every epoch, unshuffled
             yield x, y
             return
-        keys = [None if full else (m.cfg.train.seed, m.epochs_done)
+        keys = [None if full or not m.cfg.train.shuffle else (m.cfg.train.seed, m.epochs_done)
                 for m, full in zip(self.members, plan.full, strict=True)]  # fmt: skip
         orders = self._orders(keys)
         if len(orders) == 1:
@@ -325,7 +327,7 @@ class CohortTrainer:
         joins after its seed's stream has moved on replays the stream from its start."""
         shuffled = sorted({key for key in keys if key is not None})  # per seed, epochs ascending
         self.orders = {key: self.orders[key] for key in shuffled if key in self.orders}
-        if None in keys:  # members whose batch is the whole set: unshuffled (``Batches``)
+        if None in keys:  # members whose batch is the whole set, or shuffle: false: row order
             self.orders[None] = torch.arange(len(self.data.x["train"]))
         for seed, epoch in shuffled:
             if (seed, epoch) in self.orders:
