@@ -16,7 +16,6 @@ from tuneforge.config.arch_schema import (
     Activation,
     CNNModel,
     CustomModel,
-    Init,
     RNNModel,
     TransformerModel,
 )
@@ -132,22 +131,35 @@ class DataConfig(Strict):
 
 
 # -------------------------------------------------------------------------------------- model
-class LinearModel(Strict):
-    kind: Literal["linear"] = Field("linear", description="one affine map (regression)")
-    init: Init = Field(
-        "default",
-        description="weight initialization: default (torch's), xavier or he",
+#: Initializations of linear, logistic and MLP models: the architectures' (``Init``) and two
+#: closed-form starts, zeros and N(0, init_std²) (models/init.py).
+LinearInit = Literal["default", "xavier", "he", "zeros", "normal"]
+_INIT_HELP = ("weight initialization: default (torch's), xavier, he, zeros or normal "
+              "(N(0, init_std²)); every scheme but default starts the biases at zero")
+
+
+class _AffineModel(Strict):
+    """Keys of the one-layer models (linear and logistic)."""
+
+    init: LinearInit = Field("default", description=_INIT_HELP)
+    init_std: PositiveFloat = Field(
+        1.0,
+        description="standard deviation of init: normal (torch.nn.init.normal_'s default 1.0); other schemes ignore it",
+    )
+    bias: bool = Field(
+        True,
+        description="an intercept term; false: the map is x·W with no bias (a line through the origin)",
     )
 
 
-class LogisticModel(Strict):
+class LinearModel(_AffineModel):
+    kind: Literal["linear"] = Field("linear", description="one affine map (regression)")
+
+
+class LogisticModel(_AffineModel):
     kind: Literal["logistic"] = Field(
         "logistic",
         description="one affine map read as (multinomial) logistic regression; classification only",
-    )
-    init: Init = Field(
-        "default",
-        description="weight initialization: default (torch's), xavier or he",
     )
 
 
@@ -161,9 +173,14 @@ class MLPModel(Strict):
         description="widths of the hidden layers",
     )
     activation: Activation = Field("relu", description="activation after each hidden layer")
-    init: Init = Field(
-        "he",
-        description="weight initialization: default (torch's), xavier or he (biases zeroed)",
+    init: LinearInit = Field("he", description=_INIT_HELP)
+    init_std: PositiveFloat = Field(
+        1.0,
+        description="standard deviation of init: normal (torch.nn.init.normal_'s default 1.0); other schemes ignore it",
+    )
+    bias: bool = Field(
+        True,
+        description="a bias on the output layer; false: the head is x·W with no bias (hidden layers keep theirs)",
     )
     dropout: Fraction = Field(0.0, description="dropout probability after each hidden activation")
     norm: Literal["batch", "layer"] | None = Field(
