@@ -75,7 +75,7 @@ def _gd_recipe(path: str, bias: bool, epochs: int, lr: float):
         "data.standardize_target=false", "data.split.val=0", "data.split.test=0",
         "model.kind=linear", "model.init=zeros", f"model.bias={str(bias).lower()}",
         "train.batch_size=full", f"train.epochs={epochs}", "train.optimizer.name=sgd",
-        f"train.optimizer.lr={lr}", "train.device=cpu", "logging.report=false",
+        f"train.optimizer.lr={lr}", "train.device=cpu", "train.checkpoint_every=0", "logging.report=false",
     ])  # fmt: skip
 
 

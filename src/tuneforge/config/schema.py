@@ -57,9 +57,9 @@ class DataConfig(Strict):
         "digits",
         description="a built-in set (linear, digits, breast_cancer, wine, iris, diabetes, sine; nothing is downloaded), a .csv/.parquet/.npz file, or a folder of class sub-folders of images",
     )
-    target: str | None = Field(
+    target: str | list[str] | None = Field(
         None,
-        description="the target column of a file (built-ins know theirs)",
+        description="the target column of a file (built-ins know theirs); a list of columns: several regression targets at once (an n-output model, metrics per target as val/r2/<column> beside their average, one prediction column per target)",
     )
     task: Literal["classification", "regression"] | None = Field(
         None,
@@ -128,6 +128,25 @@ class DataConfig(Strict):
         None,
         description="filled in from model.source for kind pretrained: the run whose fitted encoder is reused",
     )
+
+    @field_validator("target")
+    @classmethod
+    def _distinct_targets(cls, target: str | list[str] | None) -> str | list[str] | None:
+        if not isinstance(target, list):
+            return target
+        if not target:
+            raise ValueError("an empty list names no target column")
+        repeated = sorted({name for name in target if target.count(name) > 1})
+        if repeated:
+            raise ValueError(f"columns {repeated} are listed twice")
+        return target[0] if len(target) == 1 else target
+
+    @model_validator(mode="after")
+    def _several_targets_regress(self) -> DataConfig:
+        if isinstance(self.target, list) and self.task == "classification":
+            raise ValueError("data.target lists several columns, which needs data.task: "
+                             "regression (one classification target at a time)")  # fmt: skip
+        return self
 
 
 # -------------------------------------------------------------------------------------- model
