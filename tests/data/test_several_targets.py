@@ -111,6 +111,8 @@ def test_early_stopping_may_watch_one_target() -> None:
     (["data.target=[y1, y2]", "data.features=[a, y2]"], DataError, ["data.features lists 'y2'"]),
     (["data.source=diabetes", "data.target=[y1, y2]"], DataError, ["data.target", "diabetes"]),
     (["data.target=[y1, y2]", "train.loss=cross_entropy"], ConfigError, ["train.loss"]),
+    (["data.target=[y1, y2]", "train.loss=nowhere:loss"], ConfigError, ["train.loss", "2 columns"]),
+    (["data.target=[y1, y2]", "model.kind=rnn"], DataError, ["data.target", "sequence rows"]),
 ])  # fmt: skip
 def test_bad_several_targets_are_one_line_errors(tmp_path, overrides, error, words) -> None:
     frame = _frame(60).assign(kind=["x", "y"] * 30)
