@@ -37,7 +37,8 @@ def read_rows(path: Path) -> pd.DataFrame:
 
 
 def predict_file(run_dir: Path, input_file: Path) -> pd.DataFrame:
-    """The input rows with a ``prediction`` column appended.
+    """The input rows with a ``prediction`` column appended (``prediction_<target>`` per
+    target when the run has several).
 
     Image and sequence runs read an ``.npz`` (array ``x``, optional ``lengths``) and return one
     row per input row: its position (``row``) and its ``prediction``.
@@ -47,7 +48,11 @@ def predict_file(run_dir: Path, input_file: Path) -> pd.DataFrame:
     layout = run.encoder.layout
     if layout == "table":
         frame = read_rows(input_file)
-        frame["prediction"] = run.predict(frame, source=str(input_file))
+        values = run.predict(frame, source=str(input_file))
+        if run.encoder.targets:  # several targets: one column each, in data.target's order
+            return frame.assign(**{f"prediction_{t}": values[:, i]
+                                   for i, t in enumerate(run.encoder.targets)})  # fmt: skip
+        frame["prediction"] = values
         return frame
     if input_file.suffix.lower() != ".npz":
         raise DataError(f"{input_file}: this run's model takes {layout} rows; give an .npz file "
@@ -80,7 +85,7 @@ def evaluate_run(run_dir: Path, data: Path | None = None, part: str = "test") ->
     pred = predict_tensor(run.model, torch.as_tensor(x)).numpy()
     enc, task = run.encoder, run.summary["task"]
     extra = extra_scores(run.config.train.metrics, pred, y, task, enc.target_mean, enc.target_std)
-    return final_metrics(pred, y, task, enc.target_mean, enc.target_std) | extra
+    return final_metrics(pred, y, task, enc.target_mean, enc.target_std, enc.targets) | extra
 
 
 def _table_rows(run, data: Path | None, part: str) -> tuple[pd.DataFrame, pd.Series]:

@@ -16,7 +16,6 @@ from tuneforge.config.arch_schema import (
     Activation,
     CNNModel,
     CustomModel,
-    Init,
     RNNModel,
     TransformerModel,
 )
@@ -58,9 +57,9 @@ class DataConfig(Strict):
         "digits",
         description="a built-in set (linear, digits, breast_cancer, wine, iris, diabetes, sine; nothing is downloaded), a .csv/.parquet/.npz file, or a folder of class sub-folders of images",
     )
-    target: str | None = Field(
+    target: str | list[str] | None = Field(
         None,
-        description="the target column of a file (built-ins know theirs)",
+        description="the target column of a file (built-ins know theirs); a list of columns: several regression targets at once (an n-output model, metrics per target as val/r2/<column> beside their average, one prediction column per target)",
     )
     task: Literal["classification", "regression"] | None = Field(
         None,
@@ -130,24 +129,56 @@ class DataConfig(Strict):
         description="filled in from model.source for kind pretrained: the run whose fitted encoder is reused",
     )
 
+    @field_validator("target")
+    @classmethod
+    def _distinct_targets(cls, target: str | list[str] | None) -> str | list[str] | None:
+        if not isinstance(target, list):
+            return target
+        if not target:
+            raise ValueError("an empty list names no target column")
+        repeated = sorted({name for name in target if target.count(name) > 1})
+        if repeated:
+            raise ValueError(f"columns {repeated} are listed twice")
+        return target[0] if len(target) == 1 else target
+
+    @model_validator(mode="after")
+    def _several_targets_regress(self) -> DataConfig:
+        if isinstance(self.target, list) and self.task == "classification":
+            raise ValueError("data.target lists several columns, which needs data.task: "
+                             "regression (one classification target at a time)")  # fmt: skip
+        return self
+
 
 # -------------------------------------------------------------------------------------- model
-class LinearModel(Strict):
-    kind: Literal["linear"] = Field("linear", description="one affine map (regression)")
-    init: Init = Field(
-        "default",
-        description="weight initialization: default (torch's), xavier or he",
+#: Initializations of linear, logistic and MLP models: the architectures' (``Init``) and two
+#: closed-form starts, zeros and N(0, init_std²) (models/init.py).
+LinearInit = Literal["default", "xavier", "he", "zeros", "normal"]
+_INIT_HELP = ("weight initialization: default (torch's), xavier, he, zeros or normal "
+              "(N(0, init_std²)); every scheme but default starts the biases at zero")
+
+
+class _AffineModel(Strict):
+    """Keys of the one-layer models (linear and logistic)."""
+
+    init: LinearInit = Field("default", description=_INIT_HELP)
+    init_std: PositiveFloat = Field(
+        1.0,
+        description="standard deviation of init: normal (torch.nn.init.normal_'s default 1.0); other schemes ignore it",
+    )
+    bias: bool = Field(
+        True,
+        description="an intercept term; false: the map is x·W with no bias (a line through the origin)",
     )
 
 
-class LogisticModel(Strict):
+class LinearModel(_AffineModel):
+    kind: Literal["linear"] = Field("linear", description="one affine map (regression)")
+
+
+class LogisticModel(_AffineModel):
     kind: Literal["logistic"] = Field(
         "logistic",
         description="one affine map read as (multinomial) logistic regression; classification only",
-    )
-    init: Init = Field(
-        "default",
-        description="weight initialization: default (torch's), xavier or he",
     )
 
 
@@ -161,9 +192,14 @@ class MLPModel(Strict):
         description="widths of the hidden layers",
     )
     activation: Activation = Field("relu", description="activation after each hidden layer")
-    init: Init = Field(
-        "he",
-        description="weight initialization: default (torch's), xavier or he (biases zeroed)",
+    init: LinearInit = Field("he", description=_INIT_HELP)
+    init_std: PositiveFloat = Field(
+        1.0,
+        description="standard deviation of init: normal (torch.nn.init.normal_'s default 1.0); other schemes ignore it",
+    )
+    bias: bool = Field(
+        True,
+        description="a bias on the output layer; false: the head is x·W with no bias (hidden layers keep theirs)",
     )
     dropout: Fraction = Field(0.0, description="dropout probability after each hidden activation")
     norm: Literal["batch", "layer"] | None = Field(

@@ -57,6 +57,11 @@ class Dataset:
         return x.shape[1] if x.ndim == 2 and x.is_floating_point() else list(x.shape[1:])
 
     @property
+    def targets(self) -> tuple[str, ...]:
+        """The target columns when there are several (``data.target: [...]``), else ``()``."""
+        return self.encoder.targets
+
+    @property
     def classes(self) -> list | None:
         labels = self.encoder.labels
         return None if labels is None else labels.classes_.tolist()
@@ -100,6 +105,9 @@ def prepare(
         fold: for k-fold runs, which of ``cfg.folds`` folds of the non-test rows is validation.
         refit: train on train+val (no validation part), e.g. to refit a tuned recipe.
     """
+    if isinstance(cfg.target, list) and (cfg.shape in ("image", "sequence") or cfg.text is not None):
+        raise DataError(f"data.target: several target columns are for table rows, not "
+                        f"{cfg.shape or 'text'} rows; name one target")  # fmt: skip
     if is_spec(cfg.source):  # the user's function, or rows given to the Python API
         table = load_user_source(cfg)
     elif cfg.shape in ("image", "sequence"):
@@ -110,7 +118,8 @@ def prepare(
     if cfg.shape not in ("image", "sequence") and cfg.text is None:  # text: checked when tokenized
         check_missing(table.features, cfg.impute, table.name)
         check_finite(table.features, table.name)
-    if table.task == "regression" and not pd.api.types.is_numeric_dtype(table.target):
+    several = isinstance(table.target, pd.DataFrame)  # checked column by column (sources.py)
+    if table.task == "regression" and not several and not pd.api.types.is_numeric_dtype(table.target):
         raise DataError(f"{table.name}: target column {table.target.name!r} is not numeric, "
                         "so data.task cannot be regression")  # fmt: skip
     y = table.target.to_numpy()

@@ -16,8 +16,15 @@ from tuneforge.errors import DataError
 MOSTLY_NUMERIC = 0.5
 
 
-def check_target(y: pd.Series, task: str, source: str) -> None:
-    """A target must vary (one value leaves nothing to learn) and be finite when it is numeric."""
+def check_target(y: pd.Series | pd.DataFrame, task: str, source: str) -> None:
+    """A target must vary (one value leaves nothing to learn) and be finite when it is numeric.
+
+    Several targets (a frame): each column is checked so.
+    """
+    if isinstance(y, pd.DataFrame):
+        for name in y.columns:
+            check_target(y[name], task, source)
+        return
     if len(y) == 0:
         raise DataError(f"{source}: no rows (the file holds only a header)")
     if y.nunique(dropna=True) == 1:

@@ -65,6 +65,8 @@ def plain_form(encoder) -> dict | None:
     scaler = steps[0][1]
     if not (scaler.with_mean and scaler.with_std):
         return None
+    if encoder.targets:  # several targets: the complete .skops form keeps their statistics
+        return None
     classes = None
     if labels is not None:
         classes = labels.classes_.tolist()

@@ -30,14 +30,16 @@ class Encoder:
 
     features: ColumnTransformer | Pipeline | StandardScaler | None  # see `layout`
     labels: LabelEncoder | None  # classification: class value <-> index
-    target_mean: float = 0.0  # regression: y_model = (y - mean) / std
-    target_std: float = 1.0
+    #: regression: y_model = (y - mean) / std; one number per target column when there are several
+    target_mean: float | tuple[float, ...] = 0.0
+    target_std: float | tuple[float, ...] = 1.0
     columns: tuple[str, ...] = ()
     impute: str | None = None  # data.impute: without it, missing values are an error
     #: table: ``features`` is a ColumnTransformer (a Pipeline with data.prep); image/sequence:
     #: a per-channel StandardScaler (None: not standardized) and ``columns`` names the channels.
     layout: str = "table"
     numeric: tuple[str, ...] = ()  # data.numeric: text in these columns becomes missing
+    targets: tuple[str, ...] = ()  # data.target as a list: the columns, in the model's output order
 
     def transform(self, frame: pd.DataFrame, source: str = "input") -> np.ndarray:
         if self.layout != "table":
@@ -67,15 +69,20 @@ class Encoder:
                             f"as in training, got x of shape {list(x.shape)}")  # fmt: skip
         return scale(self.features, x, self.layout)
 
-    def encode_target(self, y: pd.Series) -> np.ndarray:
+    def encode_target(self, y: pd.Series | pd.DataFrame) -> np.ndarray:
+        """Model targets: class indices ``[n]``, or values ``[n]`` (``[n, targets]`` for several)."""
         if self.labels is not None:
             return self.labels.transform(y).astype(np.int64)
-        return ((y.to_numpy(dtype=np.float64) - self.target_mean) / self.target_std).astype(np.float32)
+        if self.targets:
+            y = y[list(self.targets)]  # the model's output order
+        values = y.to_numpy(dtype=np.float64)
+        mean, std = np.asarray(self.target_mean), np.asarray(self.target_std)
+        return ((values - mean) / std).astype(np.float32)
 
     def decode_target(self, values: np.ndarray) -> np.ndarray:
         if self.labels is not None:
             return self.labels.inverse_transform(values)
-        return values * self.target_std + self.target_mean
+        return values * np.asarray(self.target_std) + np.asarray(self.target_mean)
 
     def save(self, path: str | Path) -> None:
         import skops.io  # imported on use: it costs ~2 s of start-up for every command
@@ -89,6 +96,7 @@ class Encoder:
                 "impute": self.impute,
                 "layout": self.layout,
                 "numeric": list(self.numeric),
+                "targets": list(self.targets),
             },
             path,
         )
@@ -112,10 +120,11 @@ class Encoder:
     def from_state(cls, state: dict) -> Encoder:
         """The encoder :meth:`save` wrote, from :func:`read_encoder_state`'s dict (a text
         encoder's state is read by ``tuneforge.data.reuse.load_encoder``)."""
-        mean, std = state["target"]
+        mean, std = (tuple(v) if isinstance(v, list) else v for v in state["target"])
         columns = tuple(state["columns"])
         return cls(state["features"], state["labels"], mean, std, columns, state.get("impute"),
-                   state.get("layout", "table"), tuple(state.get("numeric", ())))  # fmt: skip
+                   state.get("layout", "table"), tuple(state.get("numeric", ())),
+                   tuple(state.get("targets", ())))  # fmt: skip
 
 
 def read_encoder_state(path: str | Path) -> dict:
@@ -194,5 +203,10 @@ def fit_encoder(
     mean, std = 0.0, 1.0
     if standardize_target:
         values = y.iloc[train_rows].to_numpy(dtype=np.float64)
-        mean, std = float(values.mean()), float(values.std()) or 1.0
-    return Encoder(features, None, mean, std, tuple(frame.columns), impute)
+        mean, std = values.mean(0), values.std(0)
+        mean, std = (float(mean), float(std) or 1.0) if values.ndim == 1 else (
+            tuple(mean.tolist()), tuple(s or 1.0 for s in std.tolist()))  # fmt: skip
+    elif isinstance(y, pd.DataFrame):
+        mean, std = (0.0,) * y.shape[1], (1.0,) * y.shape[1]
+    targets = tuple(y.columns) if isinstance(y, pd.DataFrame) else ()
+    return Encoder(features, None, mean, std, tuple(frame.columns), impute, targets=targets)

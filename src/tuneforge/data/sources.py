@@ -19,10 +19,11 @@ MAX_INFERRED_CLASSES = 20
 
 @dataclass
 class Table:
-    """Raw rows before any split or fitting: feature columns and one target column."""
+    """Raw rows before any split or fitting: feature columns and the target column (a frame of
+    columns for several regression targets)."""
 
     features: pd.DataFrame
-    target: pd.Series
+    target: pd.Series | pd.DataFrame
     task: str
     name: str
 
@@ -62,6 +63,9 @@ def load_table(
 ) -> Table:
     """Read a built-in data set or a ``.csv``/``.parquet``/``.npz`` file into a :class:`Table`."""
     if source in BUILTIN:
+        if isinstance(target, list):
+            raise DataError(f"data.target: {source} is a built-in set with one target of its own; "
+                            "several target columns are read from a file or a DataFrame")  # fmt: skip
         loader, builtin_task = BUILTIN[source]
         frame, y = loader()
         check_features_exclude_target(features, y.name, source)
@@ -86,12 +90,15 @@ def load_table(
 
 
 def frame_table(
-    frame: pd.DataFrame, source: str, target: str | None, task: str | None, features: list[str] | None
-) -> Table:
-    """A :class:`Table` from a whole frame and the name of its target column.
+    frame: pd.DataFrame, source: str, target: str | list[str] | None, task: str | None,
+    features: list[str] | None,
+) -> Table:  # fmt: skip
+    """A :class:`Table` from a whole frame and the name of its target column (or columns).
 
     ``source`` names the file (or function) as the user wrote it, so messages point at it.
     """
+    if isinstance(target, list):
+        return _several_targets(frame, source, target, task, features)
     if target is None:
         raise DataError(f"data.target: {source} needs the name of its target column")
     if target not in frame.columns:
@@ -102,6 +109,29 @@ def frame_table(
     if y.isna().any():
         raise DataError(f"{source}: target column {target!r} has {int(y.isna().sum())} missing values")
     return Table(select_columns(frame, features, source), y, task or infer_task(y), source)
+
+
+def _several_targets(frame: pd.DataFrame, source: str, targets: list[str], task: str | None,
+                     features: list[str] | None) -> Table:  # fmt: skip
+    """``data.target: [y1, y2, ...]``: numeric columns without gaps, regressed together."""
+    missing = [name for name in targets if name not in frame.columns]
+    if missing:
+        raise DataError(f"{source}: data.target columns {missing} not found in {list(frame.columns)}")
+    for name in targets:
+        check_features_exclude_target(features, name, source)
+    if task == "classification":
+        raise DataError(f"data.target: {source}: several target columns need data.task: regression")
+    y = frame[targets]
+    text = [name for name in targets if not pd.api.types.is_numeric_dtype(y[name])
+            or pd.api.types.is_bool_dtype(y[name])]  # fmt: skip
+    if text:
+        raise DataError(f"{source}: target columns {text} are not numeric; several targets are "
+                        "regressed together (one classification target at a time)")  # fmt: skip
+    gaps = {name: int(n) for name, n in y.isna().sum().items() if n}
+    if gaps:
+        raise DataError(f"{source}: target columns have missing values {gaps}")
+    rest = frame.drop(columns=targets)
+    return Table(select_columns(rest, features, source), y.copy(), "regression", source)
 
 
 def infer_task(y: pd.Series) -> str:

@@ -40,6 +40,9 @@ def load_user_source(cfg: DataConfig) -> Table | ArraySource:
             raise DataError(f"data.source: {name} returned a DataFrame, but data.shape is "
                             f"{cfg.shape}; return (X, y) arrays for {cfg.shape} rows")  # fmt: skip
         return frame_table(value, name, cfg.target, cfg.task, cfg.features)
+    if isinstance(cfg.target, list):  # several targets: columns of a frame (sources.py)
+        raise DataError(f"data.target: several target columns are read from a DataFrame; "
+                        f"{name} returned a {type(value).__name__}")  # fmt: skip
     if isinstance(value, (tuple, list)) and len(value) == 2:
         x, y = value
         return _pair(x, y, cfg, name)

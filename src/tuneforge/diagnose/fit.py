@@ -52,9 +52,10 @@ def _class_prior_logits(y: torch.Tensor, n_out: int) -> torch.Tensor:
 CONSTANT_PREDICTIONS: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {
     "cross_entropy": _class_prior_logits,
     "bce": _class_prior_logits,
-    "mse": lambda y, n_out: y.double().mean().reshape(1),
-    "huber": lambda y, n_out: y.double().median().reshape(1),
-    "mae": lambda y, n_out: y.double().median().reshape(1),
+    # regression: per target column (y is [n] or [n, targets])
+    "mse": lambda y, n_out: y.double().mean(0).reshape(-1),
+    "huber": lambda y, n_out: y.double().median(0).values.reshape(-1),
+    "mae": lambda y, n_out: y.double().median(0).values.reshape(-1),
 }
 
 

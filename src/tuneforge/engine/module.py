@@ -85,7 +85,7 @@ def evaluate(model: nn.Module, data: Dataset, part: str, recipe: Recipe) -> dict
     y = data.y[part]
     scores = {"loss": recipe.loss(pred, y).mean()}
     scores |= epoch_metrics(pred, y, recipe.task, recipe.n_classes,
-                            recipe.target_mean, recipe.target_std)  # fmt: skip
+                            recipe.target_mean, recipe.target_std, recipe.targets)  # fmt: skip
     return {f"{part}/{k}": float(v) for k, v in scores.items()}
 
 

@@ -8,6 +8,8 @@ the final, authoritative scores in :func:`final_metrics`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from scipy.special import log_expit, log_softmax
@@ -18,8 +20,10 @@ MAXIMIZED = {"accuracy", "f1", "roc_auc", "r2"}
 
 
 def direction(metric: str) -> str:
-    """``"maximize"`` or ``"minimize"`` for a metric name such as ``val/accuracy``."""
-    return "maximize" if metric.rsplit("/", 1)[-1] in MAXIMIZED else "minimize"
+    """``"maximize"`` or ``"minimize"`` for a metric name such as ``val/accuracy`` (or one
+    target's ``val/r2/y1``: the name after the part decides)."""
+    parts = metric.split("/")
+    return "maximize" if parts[min(1, len(parts) - 1)] in MAXIMIZED else "minimize"
 
 
 def mode(metric: str) -> str:
@@ -44,24 +48,38 @@ def classification_metrics(pred: torch.Tensor, y: torch.Tensor, n_classes: int) 
     return {"accuracy": accuracy, "f1": f1.sum(-1) / present.sum(-1)}
 
 
-def regression_metrics(pred: torch.Tensor, y: torch.Tensor, mean: float, std: float) -> dict:
-    """MSE, RMSE, MAE and R² in the target's own units (predictions are un-standardized first)."""
-    guess, truth = pred[..., 0] * std + mean, y * std + mean
+def regression_metrics(pred: torch.Tensor, y: torch.Tensor, mean, std,
+                       targets: Sequence[str] = ()) -> dict:  # fmt: skip
+    """MSE, RMSE, MAE and R² in the target's own units (predictions are un-standardized first).
+
+    With several ``targets`` (``y`` is ``[n, targets]``), each target's scores under
+    ``rmse/<target>``... and their unweighted means as ``rmse``... (scikit-learn's
+    ``multioutput="uniform_average"``).
+    """
+    if not targets:
+        pred, y = pred[..., :1], y.unsqueeze(-1)
+    mean, std = (torch.as_tensor(v, dtype=pred.dtype, device=pred.device) for v in (mean, std))
+    guess, truth = pred * std + mean, y * std + mean
     error = guess - truth
-    total = (truth - truth.mean()).square().sum()
-    mse = error.square().mean(-1)
-    return {
+    total = (truth - truth.mean(-2, keepdim=True)).square().sum(-2)
+    mse = error.square().mean(-2)
+    each = {  # [..., targets]
         "mse": mse,
         "rmse": mse.sqrt(),
-        "mae": error.abs().mean(-1),
-        "r2": 1 - error.square().sum(-1) / total.clamp_min(torch.finfo(total.dtype).tiny),
+        "mae": error.abs().mean(-2),
+        "r2": 1 - error.square().sum(-2) / total.clamp_min(torch.finfo(total.dtype).tiny),
     }
+    scores = {name: value.mean(-1) for name, value in each.items()}
+    for i, target in enumerate(targets):
+        scores |= {f"{name}/{target}": value[..., i] for name, value in each.items()}
+    return scores
 
 
-def epoch_metrics(pred, y, task: str, n_classes: int | None, mean=0.0, std=1.0) -> dict:
+def epoch_metrics(pred, y, task: str, n_classes: int | None, mean=0.0, std=1.0,
+                  targets: Sequence[str] = ()) -> dict:  # fmt: skip
     if task == "classification":
         return classification_metrics(pred, y, n_classes)
-    return regression_metrics(pred, y, mean, std)
+    return regression_metrics(pred, y, mean, std, targets)
 
 
 def log_loss_from_log_proba(log_proba: np.ndarray, y: np.ndarray) -> float:
@@ -74,7 +92,30 @@ def log_loss_from_log_proba(log_proba: np.ndarray, y: np.ndarray) -> float:
     return float(-log_proba[np.arange(len(y)), np.asarray(y, dtype=np.int64)].mean())
 
 
-def final_metrics(pred: np.ndarray, y: np.ndarray, task: str, mean=0.0, std=1.0) -> dict:
+#: The regression scores, by scikit-learn: ``(truth, guess, multioutput) -> float or array``.
+REGRESSION_SCORES = {
+    "mse": skm.mean_squared_error,
+    "rmse": skm.root_mean_squared_error,
+    "mae": skm.mean_absolute_error,
+    "r2": skm.r2_score,
+}
+
+
+def final_regression_metrics(pred: np.ndarray, y: np.ndarray, mean, std,
+                             targets: Sequence[str] = ()) -> dict:  # fmt: skip
+    """MSE, RMSE, MAE and R² in the target's units; with several ``targets``, each target's as
+    ``rmse/<target>``... beside their unweighted means."""
+    guess = pred * np.asarray(std) + np.asarray(mean) if targets else pred[:, 0] * std + mean
+    truth = y * np.asarray(std) + np.asarray(mean)
+    scores = {name: float(fn(truth, guess)) for name, fn in REGRESSION_SCORES.items()}
+    for name, fn in REGRESSION_SCORES.items() if targets else ():
+        each = fn(truth, guess, multioutput="raw_values")
+        scores |= {f"{name}/{target}": float(v) for target, v in zip(targets, each, strict=True)}
+    return scores
+
+
+def final_metrics(pred: np.ndarray, y: np.ndarray, task: str, mean=0.0, std=1.0,
+                  targets: Sequence[str] = ()) -> dict:  # fmt: skip
     """The run's reported scores, from scikit-learn, on one part (val or test).
 
     Classification scores come from the logits in float64: ``log_loss`` from their log-softmax
@@ -83,13 +124,7 @@ def final_metrics(pred: np.ndarray, y: np.ndarray, task: str, mean=0.0, std=1.0)
     if len(y) == 0 or not np.isfinite(pred).all():
         return {}
     if task == "regression":
-        guess, truth = pred[:, 0] * std + mean, y * std + mean
-        return {
-            "mse": float(skm.mean_squared_error(truth, guess)),
-            "rmse": float(skm.root_mean_squared_error(truth, guess)),
-            "mae": float(skm.mean_absolute_error(truth, guess)),
-            "r2": float(skm.r2_score(truth, guess)),
-        }
+        return final_regression_metrics(pred, y, mean, std, targets)
     logits = pred.astype(np.float64)
     if logits.shape[1] == 1:  # one logit z: log P(class 1) = log sigmoid(z), log P(0) = log sigmoid(-z)
         log_proba = np.stack([log_expit(-logits[:, 0]), log_expit(logits[:, 0])], axis=1)

@@ -58,7 +58,7 @@ def extra_scores(entries: list[str], pred: np.ndarray, y: np.ndarray, task: str,
     """The ``train.metrics`` scores of one part from the model's raw outputs ``pred``."""
     kind = _ClassOutputs if task == "classification" else _ValueOutputs
     outputs = kind(pred, task, mean, std)
-    truth = y * std + mean if task == "regression" else y
+    truth = y * np.asarray(std) + np.asarray(mean) if task == "regression" else y
     rows = np.arange(len(y))[:, None]  # the stand-in estimator's "X": row positions
     scores = {}
     for i, entry in enumerate(entries):
@@ -103,8 +103,9 @@ class _Outputs(BaseEstimator):
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         out = self.pred[rows[:, 0]]
-        if self.task == "regression":
-            return out[:, 0] * self.std + self.mean
+        if self.task == "regression":  # one column per target when there are several
+            return out[:, 0] * self.std + self.mean if out.shape[1] == 1 else (
+                out * np.asarray(self.std) + np.asarray(self.mean))  # fmt: skip
         return (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else out.argmax(1)
 
     def predict_proba(self, rows: np.ndarray) -> np.ndarray:

@@ -19,8 +19,8 @@ NORMS: dict[str, type[nn.Module]] = {"batch": nn.BatchNorm1d, "layer": nn.LayerN
 
 def build_linear(cfg: LinearModel | LogisticModel, n_in: int, n_out: int) -> nn.Module:
     """One affine map. ``logistic`` is the same map; its loss makes it a logistic regression."""
-    layer = nn.Linear(n_in, n_out)
-    init_linear(layer, cfg.init)
+    layer = nn.Linear(n_in, n_out, bias=cfg.bias)
+    init_linear(layer, cfg.init, std=cfg.init_std)
     return layer
 
 
@@ -30,7 +30,7 @@ def build_mlp(cfg: MLPModel, n_in: int, n_out: int) -> nn.Sequential:
     width = n_in
     for hidden in cfg.hidden:
         linear = nn.Linear(width, hidden)
-        init_linear(linear, cfg.init, cfg.activation)
+        init_linear(linear, cfg.init, cfg.activation, cfg.init_std)
         layers.append(linear)
         if cfg.norm is not None:
             layers.append(NORMS[cfg.norm](hidden))
@@ -38,7 +38,7 @@ def build_mlp(cfg: MLPModel, n_in: int, n_out: int) -> nn.Sequential:
         if cfg.dropout > 0:
             layers.append(nn.Dropout(cfg.dropout))
         width = hidden
-    head = nn.Linear(width, n_out)
-    init_linear(head, cfg.init)
+    head = nn.Linear(width, n_out, bias=cfg.bias)  # model.bias: the output layer's only
+    init_linear(head, cfg.init, std=cfg.init_std)
     layers.append(head)
     return nn.Sequential(*layers)

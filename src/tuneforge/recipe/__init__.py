@@ -63,8 +63,9 @@ class Recipe:
     batches_per_epoch: int
     steps_per_epoch: int  # optimizer steps, after gradient accumulation
     factors: torch.Tensor  # learning-rate multiplier per step (or per epoch)
-    target_mean: float = 0.0
-    target_std: float = 1.0
+    target_mean: float | tuple[float, ...] = 0.0
+    target_std: float | tuple[float, ...] = 1.0
+    targets: tuple[str, ...] = ()  # several regression targets: their columns (one output each)
 
     @classmethod
     def build(cls, cfg: TrainConfig, data) -> Recipe:
@@ -80,7 +81,7 @@ class Recipe:
         per_epoch = cfg.schedule.interval == "epoch"
         budget = min(steps * cfg.epochs, cfg.max_steps or steps * cfg.epochs)
         total = -(-budget // steps) if per_epoch else budget
-        loss, outputs = make_loss(cfg, data.task), n_outputs(name, data.n_classes)
+        loss, outputs = make_loss(cfg, data.task), n_outputs(name, data.n_classes, len(data.targets))
         if is_spec(name):  # the user's loss: its shape is checked before the first step
             check_user_loss(name, loss, outputs, data.y["train"].cpu())
         return cls(
@@ -89,13 +90,14 @@ class Recipe:
             loss_name=name,
             loss=make_loss(cfg, data.task),
             n_classes=data.n_classes,
-            n_outputs=n_outputs(name, data.n_classes),
+            n_outputs=outputs,
             batch_size=batch_size,
             batches_per_epoch=batches,
             steps_per_epoch=steps,
             factors=lr_factors(cfg.schedule, total, cfg.optimizer.lr),
             target_mean=data.encoder.target_mean,
             target_std=data.encoder.target_std,
+            targets=data.targets,
         )
 
     def mean_loss(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

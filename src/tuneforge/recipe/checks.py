@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tuneforge.config import Config
 from tuneforge.errors import ConfigError
+from tuneforge.usercode import is_spec
 
 #: The task each loss is made for; the data's task (given or inferred) must match it.
 LOSS_TASK = {"mse": "regression", "mae": "regression", "huber": "regression",
@@ -23,6 +24,9 @@ def check_against_data(cfg: Config, data) -> None:
     if loss in LOSS_TASK and LOSS_TASK[loss] != task:  # a user's loss (module:function) fits any
         raise ConfigError(f"train.loss: {loss} is a {LOSS_TASK[loss]} loss but {source} is a "
                           f"{task} task; {_LOSS_FIX[task]}")  # fmt: skip
+    if data.targets and is_spec(loss or ""):
+        raise ConfigError(f"train.loss: {loss} takes one target per row, but data.target lists "
+                          f"{len(data.targets)} columns; use mse, mae or huber")  # fmt: skip
     if cfg.model.kind == "logistic" and task == "regression":
         raise ConfigError(f"model.kind: logistic needs a classification task but {source} is "
                           "a regression task; use kind: linear")  # fmt: skip
@@ -36,6 +40,7 @@ def check_monitors(cfg: Config, data) -> None:
                "train.schedule.monitor": getattr(cfg.train.schedule, "monitor", None),
                "train.stop_at.metric": cfg.train.stop_at and cfg.train.stop_at.metric}  # fmt: skip
     names = {"loss", "accuracy", "f1"} if data.task == "classification" else {"loss", "mse", "rmse", "mae", "r2"}
+    names |= {f"{name}/{target}" for name in names - {"loss"} for target in data.targets}
     for key, metric in watched.items():
         if not metric:
             continue

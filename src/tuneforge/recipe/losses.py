@@ -1,7 +1,9 @@
 """Losses by name. Each returns one value per sample, so both engines reduce it the same way.
 
 ``pred`` has shape ``[..., n, outputs]`` and ``y`` shape ``[..., n]`` (leading dims are cohort
-members); single-output losses read ``pred[..., 0]``. ``reduction="mean"`` averages over every
+members); single-output losses read ``pred[..., 0]``. With several regression targets ``y`` is
+``[..., n, targets]`` like ``pred``, and a sample's loss is the mean over its targets (so the
+mean over samples is the mean over every value, as scikit-learn's multi-output MSE). ``reduction="mean"`` averages over every
 element in torch's fused kernel: the module engine's training loss for one model, where a
 per-sample vector and a separate mean would cost two more ops (and backward nodes) per step.
 """
@@ -21,24 +23,32 @@ from tuneforge.usercode import describe, is_spec, load
 Loss = Callable[..., torch.Tensor]
 
 
+def _per_value(fn: Callable, pred: torch.Tensor, y: torch.Tensor, reduction: str, **kw) -> torch.Tensor:
+    """``fn`` (a torch elementwise loss) on one output, or on several targets (one per output)."""
+    if pred.shape[-1] == 1:
+        out = pred[..., 0]
+        return fn(out, y.expand_as(out), reduction=reduction, **kw)
+    if reduction == "mean":  # the mean over samples of their means over targets, fused
+        return fn(pred, y.expand_as(pred), reduction="mean", **kw)
+    per_sample = fn(pred, y.expand_as(pred), reduction="none", **kw).mean(-1)
+    return per_sample.sum() if reduction == "sum" else per_sample
+
+
 def mse(pred: torch.Tensor, y: torch.Tensor, reduction: str = "none") -> torch.Tensor:
     """Squared error (yᵢ − ŷᵢ)²; its mean is the MSE."""
-    out = pred[..., 0]
-    return F.mse_loss(out, y.expand_as(out), reduction=reduction)
+    return _per_value(F.mse_loss, pred, y, reduction)
 
 
 def mae(pred: torch.Tensor, y: torch.Tensor, reduction: str = "none") -> torch.Tensor:
     """Absolute error |yᵢ − ŷᵢ|."""
-    out = pred[..., 0]
-    return F.l1_loss(out, y.expand_as(out), reduction=reduction)
+    return _per_value(F.l1_loss, pred, y, reduction)
 
 
 def huber(
     pred: torch.Tensor, y: torch.Tensor, delta: float = 1.0, reduction: str = "none"
 ) -> torch.Tensor:
     """½r² for |r| ≤ δ, else δ(|r| − ½δ), with r = yᵢ − ŷᵢ."""
-    out = pred[..., 0]
-    return F.huber_loss(out, y.expand_as(out), reduction=reduction, delta=delta)
+    return _per_value(F.huber_loss, pred, y, reduction, delta=delta)
 
 
 def cross_entropy(
@@ -98,12 +108,12 @@ def make_loss(cfg: TrainConfig, task: str) -> Loss:
     return LOSSES[name]
 
 
-def n_outputs(loss: str, n_classes: int | None) -> int:
+def n_outputs(loss: str, n_classes: int | None, n_targets: int = 0) -> int:
     """Model outputs a loss needs: one logit per class for cross-entropy (and a user loss on
-    classes), else one."""
+    classes), one per target for several regression targets (``n_targets``), else one."""
     if loss == "cross_entropy" or (is_spec(loss) and n_classes is not None):
         return n_classes
-    return 1
+    return max(1, n_targets)
 
 
 def user_loss(fn: Callable, pred: torch.Tensor, y: torch.Tensor, reduction: str = "none") -> torch.Tensor:

@@ -33,7 +33,8 @@ class Run:
     path: Path | None = None
 
     def predict(self, rows: pd.DataFrame | np.ndarray, *, source: str = "rows") -> np.ndarray:
-        """Predicted class labels (classification) or values (regression) for raw rows.
+        """Predicted class labels (classification) or values (regression) for raw rows:
+        ``[n]``, or ``[n, targets]`` for several regression targets (``encoder.targets``).
 
         Args:
             rows: the raw feature columns (a frame by name, or an array in training order);
@@ -42,7 +43,7 @@ class Run:
         """
         out = self._outputs(rows, source)
         if self.encoder.labels is None:
-            return self.encoder.decode_target(out[:, 0])
+            return self.encoder.decode_target(out if self.encoder.targets else out[:, 0])
         index = (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else out.argmax(1)
         return self.encoder.decode_target(index)
 

@@ -27,7 +27,8 @@ def summarize(cfg: Config, data: Dataset, recipe: Recipe, model, result: FitResu
         if data.size(part):
             pred = predict_tensor(model, data.x[part]).cpu().numpy()
             y = data.y[part].cpu().numpy()
-            extra = final_metrics(pred, y, data.task, recipe.target_mean, recipe.target_std)
+            extra = final_metrics(pred, y, data.task, recipe.target_mean, recipe.target_std,
+                                  recipe.targets)  # fmt: skip
             if cfg.train.metrics and np.isfinite(pred).all():
                 extra |= extra_scores(cfg.train.metrics, pred, y, data.task, recipe.target_mean,
                                       recipe.target_std)  # fmt: skip

@@ -45,7 +45,8 @@ class Objective:
     def epoch_metric(self) -> str | None:
         """The per-epoch record key pruners watch, if this metric is computed every epoch."""
         run = self.run_metric
-        return run if run is not None and run.partition("/")[2] in EPOCH_METRICS else None
+        # one target's score (val/r2/y1) is computed every epoch as its mean (val/r2) is
+        return run if run is not None and run.split("/")[1] in EPOCH_METRICS else None
 
     def value(self, summaries: Sequence[dict]) -> float:
         """This objective over one run (holdout) or the mean over the folds' runs (cv)."""
@@ -59,19 +60,21 @@ class Objective:
 
 def resolve_objectives(
     specs: list[ObjectiveSpec] | None, task: str, n_classes: int | None, cv: int | None,
-    has_val: bool, extra: Sequence[str] = (),
+    has_val: bool, extra: Sequence[str] = (), targets: Sequence[str] = (),
 ) -> list[Objective]:  # fmt: skip
     """Check each objective against the task; with ``tune.cv``, ``val/x`` means ``cv/x``.
 
     ``extra`` are the ``train.metrics`` entries: their names are objectives too, maximized for
-    scikit-learn scorers; a ``module:function`` needs the objective's ``direction``.
+    scikit-learn scorers; a ``module:function`` needs the objective's ``direction``. ``targets``:
+    the columns of several regression targets, each scored on its own (``val/r2/y1``).
     """
     specs = specs or [ObjectiveSpec(metric=DEFAULT_OBJECTIVE[task])]
     reported = {metric_name(entry): entry for entry in extra}
     objectives = []
     for i, spec in enumerate(specs):
         key = "tune.objective" if len(specs) == 1 else f"tune.objective.{i}"
-        metric = _check_metric(spec.metric, task, n_classes, key, tuple(reported))
+        own = tuple(f"{name}/{t}" for name in PART_METRICS[task][1:] for t in targets)
+        metric = _check_metric(spec.metric, task, n_classes, key, (*reported, *own))
         entry = reported.get(metric.partition("/")[2])
         if entry is not None and is_spec(entry) and spec.direction is None:
             raise ConfigError(f"{key}: {metric} is the user function {entry}; give its direction "

@@ -94,7 +94,7 @@ def make_plan(
     entries = tune.space if tune.space is not None else default_space(base.model.kind, data.task)
     space = SearchSpace(entries, raw, source)
     objectives = resolve_objectives(tune.objective, data.task, data.n_classes, cv,
-                                    data.size("val") > 0, base.train.metrics)  # fmt: skip
+                                    data.size("val") > 0, base.train.metrics, data.targets)  # fmt: skip
     plan = StudyPlan(raw, source, base, tune, space, objectives, _study_name(base),
                      storage, Path("runs"), _pruner(tune, len(objectives)), cv, data, notes)  # fmt: skip
     plan.folder = Path(tune.out) if tune.out else Path("runs") / plan.name

@@ -48,6 +48,7 @@ def structure(cfg: Config, by_width: bool = False) -> str:
         "kind": model.kind,
         "depth": len(getattr(model, "hidden", [])),
         "norm": getattr(model, "norm", None),
+        "bias": getattr(model, "bias", True),  # a bias-free head has one piece fewer
         "loss": [train.loss, train.huber_delta],  # label smoothing is per member
         "batches": batch_class(cfg),
         "optimizer": FAMILIES[train.optimizer.name],

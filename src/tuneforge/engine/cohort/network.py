@@ -245,7 +245,7 @@ class CohortNet:
                 h = h * mask
             if train and self.dropout is not None:
                 h = _dropout(h, self.dropout, generator)
-        return _linear(h, next(views), next(views), out_major[-1])
+        return _linear(h, next(views), next(views, None), out_major[-1])  # no bias: model.bias false
 
     def _normalize(
         self, layer: int, h: Tensor, scale: Tensor, shift: Tensor, mask, train
@@ -354,16 +354,18 @@ def _norm_layers(module: nn.Module) -> dict[str, nn.Module]:
 
 
 # ------------------------------------------------------------------------- batched layers
-def _linear(h: Tensor, weight: Tensor, bias: Tensor, out_major: bool = False) -> Tensor:
+def _linear(h: Tensor, weight: Tensor, bias: Tensor | None, out_major: bool = False) -> Tensor:
     """``h @ W + b`` per member; ``h`` is ``[n, in]`` (shared) or ``[K, n, in]``.
 
     ``W`` is stored ``[K, in, out]``, or ``[K, out, in]`` with ``out_major`` (then computed as
-    ``(W @ hᵀ)ᵀ``; see ``CohortNet._layout``).
+    ``(W @ hᵀ)ᵀ``; see ``CohortNet._layout``). ``bias`` None: ``h @ W`` (a bias-free head).
     """
-    if out_major and weight.numel() >= OUT_MAJOR_FUNCTION_ENTRIES:
+    if out_major and weight.numel() >= OUT_MAJOR_FUNCTION_ENTRIES and bias is not None:
         return _OutMajorLinear.apply(h, weight, bias)
     if out_major:  # small: autograd's own ops beat a Python autograd.Function's ~60 µs
         weight = weight.transpose(1, 2)
+    if bias is None:
+        return torch.matmul(h, weight)
     if h.dim() == 2:
         return torch.matmul(h, weight) + bias.unsqueeze(1)
     return torch.baddbmm(bias.unsqueeze(1), h, weight)

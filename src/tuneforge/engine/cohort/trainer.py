@@ -364,7 +364,7 @@ class CohortTrainer:
         pred, y = self.net.predict(self.data.x[part]), self.data.y[part]
         scores = {"loss": self.loss(pred, y).mean(-1)}
         scores |= epoch_metrics(pred, y, recipe.task, recipe.n_classes, recipe.target_mean,
-                                recipe.target_std)  # fmt: skip
+                                recipe.target_std, recipe.targets)  # fmt: skip
         return {f"{part}/{k}": v for k, v in scores.items()}
 
     def end_epoch(self, losses: Tensor, seconds: float) -> Iterator[tuple[Member, int]]:
