@@ -86,11 +86,16 @@ class LocalSGD:
         return gathered
 
     def restore(self, tensors: dict[str, torch.Tensor], model: nn.Module, rank: int) -> None:
-        """This rank's weights and optimizer state from :meth:`gather`'s entries; the hook's
-        step counter follows the averager's (restored with the optimizer's state dict).
+        """After the optimizer's ``load_state_dict`` (which restored the averager's step): this
+        rank's weights and optimizer state from :meth:`gather`'s entries, and the hook's step
+        counter from the averager's.
 
         A checkpoint of a smaller world has no entries for this rank: it keeps rank 0's.
         """
+        # torch.optim's load_state_dict puts new param_groups on the wrapped optimizer, while
+        # PostLocalSGDOptimizer keeps the list it took at construction: learning-rate schedules
+        # would then set the old groups, which no longer step.
+        self.optimizer.param_groups = self.optimizer.optim.param_groups
         prefix = f"local_sgd.rank{rank}."
         with torch.no_grad():
             for name, tensor in self._local_state(model).items():
