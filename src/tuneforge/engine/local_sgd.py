@@ -94,7 +94,7 @@ class LocalSGD:
         """
         # torch.optim's load_state_dict puts new param_groups on the wrapped optimizer, while
         # PostLocalSGDOptimizer keeps the list it took at construction: learning-rate schedules
-        # would then set the old groups, which no longer step.
+        # would then set the old groups, which no longer step (the bug of apex LARC, apex#766).
         self.optimizer.param_groups = self.optimizer.optim.param_groups
         prefix = f"local_sgd.rank{rank}."
         with torch.no_grad():

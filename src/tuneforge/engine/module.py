@@ -7,7 +7,9 @@ checked for NaN/Inf once per epoch, so a step never waits on a host sync.
 Under ``torchrun`` (a :class:`World` of several ranks) the same loop runs on every rank: each
 takes its rows of every global batch (:meth:`World.shard`), DDP all-reduces the gradients in
 ``backward``, and clipping and the step see the global gradient, so the weights follow one
-process training on the global batch. See docs/scaling.md.
+process training on the global batch. With ``train.distributed.sync: local_sgd`` the ranks
+step on their own gradients and average their weights every ``period`` steps
+(:mod:`tuneforge.engine.local_sgd`). See docs/scaling.md.
 """
 
 from __future__ import annotations
