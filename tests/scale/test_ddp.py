@@ -8,19 +8,12 @@ weights agree to float rounding (the all-reduce sums in another order).
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
-import yaml
-from safetensors.torch import load_file
+from torchrun_helpers import checkpointed, history, kill_tree, run, start, weights, write
 
 import tuneforge
 from tuneforge import cli
@@ -56,43 +49,6 @@ SUMMED = {
               "loss_reduction": "sum", "loss_scale": 0.5, "accumulate": 2, "shuffle": False,
               "max_steps": 20},  # fmt: skip
 }
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    src = str(Path(tuneforge.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    env["OMP_NUM_THREADS"] = "1"
-    for key in ("TUNEFORGE_DEBUG", "WORLD_SIZE", "RANK", "LOCAL_RANK"):
-        env.pop(key, None)
-    return env
-
-
-def _start(*args, cwd: Path) -> subprocess.Popen:
-    # Own session: a kill takes torchrun and both ranks, and nothing else.
-    return subprocess.Popen([sys.executable, "-m", "tuneforge", *map(str, args)], cwd=cwd,
-                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
-
-
-def _run(*args, cwd: Path) -> None:
-    process = _start(*args, cwd=cwd)
-    out, err = process.communicate(timeout=300)
-    assert process.returncode == 0, out + err
-
-
-def _write(tmp_path: Path, recipe: dict, name: str = "recipe.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(recipe))
-    return path
-
-
-def _weights(folder: Path) -> dict[str, torch.Tensor]:
-    return load_file(folder / "model.safetensors")
-
-
-def _history(folder: Path) -> list[dict]:
-    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
 
 
 # ------------------------------------------------------------------ fast: the sharding math
@@ -159,22 +115,22 @@ def test_nproc_with_seeds_is_bad_input(monkeypatch, capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", [BASE, REGULARIZED, SUMMED], ids=["plain", "regularized", "summed"])
 def test_two_processes_train_the_weights_of_one(recipe, tmp_path):
-    path = _write(tmp_path, recipe)
-    _run("train", path, "--nproc", "2", "-q", cwd=tmp_path)
+    path = write(tmp_path, recipe)
+    run("train", path, "--nproc", "2", "-q", cwd=tmp_path)
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1, runs  # rank 1 wrote no folder of its own
     ddp = runs[0]
     assert {"model.safetensors", "summary.json", "config.yaml"} <= {p.name for p in ddp.iterdir()}
 
     single = tuneforge.train(tuneforge.load_config(path), tmp_path / "single")
-    reference = _weights(tmp_path / "single")
-    got = _weights(ddp)
+    reference = weights(tmp_path / "single")
+    got = weights(ddp)
     assert got.keys() == reference.keys()
     for key in reference:
         torch.testing.assert_close(got[key], reference[key], rtol=0, atol=1e-5)
-    history = _history(ddp)  # one record per epoch: only rank 0 wrote
-    assert [r["epoch"] for r in history] == list(range(1, recipe["train"]["epochs"] + 1))
-    for mine, theirs in zip(history, single.history, strict=True):
+    records = history(ddp)  # one record per epoch: only rank 0 wrote
+    assert [r["epoch"] for r in records] == list(range(1, recipe["train"]["epochs"] + 1))
+    for mine, theirs in zip(records, single.history, strict=True):
         for key in ("train/loss", "val/loss", "val/accuracy"):
             assert mine[key] == pytest.approx(theirs[key], abs=1e-5), key
 
@@ -188,63 +144,35 @@ RESUMABLE = {  # dropout: each rank's RNG stream has to come back for the weight
 }
 
 
-def _kill_tree(process: subprocess.Popen) -> None:
-    """SIGKILL the launcher, torchrun and both ranks (torchrun starts each rank in its own
-    session, so a kill of the launcher's process group alone would leave them running)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:  # "pid (name) state ppid ...": the name may hold spaces, so split after ")"
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except OSError:  # the process ended while we looked
-            continue
-        children.setdefault(parent, []).append(int(stat.parent.name))
-    tree, todo = [], [process.pid]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo += children.get(pid, [])
-    for pid in tree:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    process.communicate()
-
-
-def _checkpointed(state: Path, epoch: int) -> bool:
-    try:  # the folder is renamed while rank 0 writes the next checkpoint
-        return json.loads(state.read_text())["epoch"] >= epoch
-    except (FileNotFoundError, json.JSONDecodeError):
-        return False
-
-
 @pytest.mark.slow
 def test_a_killed_ddp_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
-    path = _write(tmp_path, RESUMABLE)
+    path = write(tmp_path, RESUMABLE)
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    _run("train", path, "--nproc", "2", "--out", whole, "-q", cwd=tmp_path)
+    run("train", path, "--nproc", "2", "--out", whole, "-q", cwd=tmp_path)
 
-    process = _start("train", path, "--nproc", "2", "--out", killed, "-q", cwd=tmp_path)
+    process = start("train", path, "--nproc", "2", "--out", killed, "-q", cwd=tmp_path)
     try:
         state = killed / "checkpoint" / "state.json"
         deadline = time.monotonic() + 240
-        while not _checkpointed(state, 2):
+        while not checkpointed(state, 2):
             assert process.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.005)
     finally:
-        _kill_tree(process)
+        kill_tree(process)
     assert not (killed / "summary.json").exists(), "killed too late: nothing left to resume"
 
-    _run("train", "--resume", killed, "--nproc", "2", "-q", cwd=tmp_path)
-    a, b = _weights(whole), _weights(killed)
+    run("train", "--resume", killed, "--nproc", "2", "-q", cwd=tmp_path)
+    a, b = weights(whole), weights(killed)
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert [r["val/loss"] for r in _history(whole)] == [r["val/loss"] for r in _history(killed)]
+    assert [r["val/loss"] for r in history(whole)] == [r["val/loss"] for r in history(killed)]
 
 
 def test_nproc_checks_the_data_before_starting_ranks(tmp_path, monkeypatch, capsys):
     """A missing target column is bad input: exit 2, one line, and torchrun is never started."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "rows.csv").write_text("a,b\n1,2\n3,4\n")
-    recipe = _write(tmp_path, {"data": {"source": "rows.csv", "target": "label"}})
+    recipe = write(tmp_path, {"data": {"source": "rows.csv", "target": "label"}})
     monkeypatch.setattr(cli.subprocess, "run", lambda *a, **k: pytest.fail("torchrun started"))
     monkeypatch.setattr(sys, "argv", ["tuneforge", "train", str(recipe), "--nproc", "2"])
     with pytest.raises(SystemExit) as exit_:

@@ -19,6 +19,7 @@ from tuneforge.config.arch_schema import (
     RNNModel,
     TransformerModel,
 )
+from tuneforge.config.distributed_schema import DistributedConfig
 from tuneforge.config.names import FolderName
 from tuneforge.config.pretrained import PretrainedModel, link_data
 from tuneforge.config.transforms import AugmentConfig, PrepConfig
@@ -572,6 +573,10 @@ class TrainConfig(Strict):
     diagnostics: DiagnosticsConfig = Field(
         DiagnosticsConfig(),
         description="gradient health checks during training",
+    )
+    distributed: DistributedConfig = Field(
+        DistributedConfig(),
+        description="how the processes of train --nproc / torchrun synchronize: ddp or local_sgd (docs/scaling.md)",
     )
 
     @field_validator("epochs", mode="before")

@@ -7,7 +7,9 @@ checked for NaN/Inf once per epoch, so a step never waits on a host sync.
 Under ``torchrun`` (a :class:`World` of several ranks) the same loop runs on every rank: each
 takes its rows of every global batch (:meth:`World.shard`), DDP all-reduces the gradients in
 ``backward``, and clipping and the step see the global gradient, so the weights follow one
-process training on the global batch. See docs/scaling.md.
+process training on the global batch. With ``train.distributed.sync: local_sgd`` the ranks
+step on their own gradients and average their weights every ``period`` steps
+(:mod:`tuneforge.engine.local_sgd`). See docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tuneforge.data.augment import Augmenter
 from tuneforge.engine import checkpoint, distributed
 from tuneforge.engine.callbacks import THRESHOLD_REACHED, EarlyStopping, threshold_reached
 from tuneforge.engine.distributed import World
+from tuneforge.engine.local_sgd import LocalSGD
 from tuneforge.evaluate.metrics import epoch_metrics, mode
 from tuneforge.recipe import (
     Plateau,
@@ -106,6 +109,11 @@ class ModuleTrainer:
         groups = getattr(model, "param_groups", None)
         params = groups(cfg.optimizer.lr) if callable(groups) else model.parameters()
         self.optimizer = make_optimizer(cfg.optimizer, params)
+        # train.distributed.sync local_sgd: own steps per rank, weights averaged every period
+        self.local_sgd = LocalSGD.build(self.net, model, self.optimizer, cfg.distributed)
+        if self.local_sgd is not None:
+            self.optimizer = self.local_sgd.optimizer
+        self.evaluated = model  # under local SGD: the ranks' average, refreshed every epoch
         self.batches = Batches(data.x["train"], data.y["train"], recipe.batch_size, seed, cfg.shuffle)
         self.augment = Augmenter.build(cfg.augment, data.x["train"], seed)  # None: off
         reg = cfg.regularization
@@ -156,12 +164,14 @@ class ModuleTrainer:
             if result.status == "completed" and threshold_reached(self.cfg.stop_at, record):
                 result.status = THRESHOLD_REACHED
             if self.stopper and self.stopper.update(record.get(self.stopper.cfg.monitor, math.nan),
-                                                    self.epoch, self.model):  # fmt: skip
+                                                    self.epoch, self.evaluated):  # fmt: skip
                 result.status = result.status if result.status != "completed" else "early_stopped"
             if checkpoint_dir is not None and result.status != "diverged" and self._due():
                 self.save(checkpoint_dir)
             if result.status != "completed":
                 break
+        if self.local_sgd is not None:  # the trained model is the ranks' average
+            self.local_sgd.finish(self.model)
         if self.stopper is not None:
             self.stopper.restore(self.model)
             result.best_epoch = self.stopper.best_epoch or None
@@ -240,6 +250,8 @@ class ModuleTrainer:
 
     def end_epoch(self, losses: torch.Tensor, seconds: float) -> dict:
         self.epoch += 1
+        if self.local_sgd is not None:  # every rank: a collective, before any decision
+            self.evaluated = self.local_sgd.refresh(self.model)
         record = {"epoch": self.epoch, "step": self.step,
                   "lr": self.optimizer.param_groups[0]["lr"]}  # fmt: skip
         finite = torch.isfinite(losses)
@@ -249,7 +261,7 @@ class ModuleTrainer:
             self.history.append(record)
             return record
         record["train/loss"] = float(losses.mean())
-        record |= evaluate(self.model, self.data, "val", self.recipe)
+        record |= evaluate(self.evaluated, self.data, "val", self.recipe)
         if self.plateau is not None:
             value = record.get(self.plateau.cfg.monitor, math.nan)
             self._plateau_factor = float(self.plateau.update(value))
@@ -285,6 +297,8 @@ class ModuleTrainer:
         device = self.data.x["train"].device
         tensors = checkpoint.rng_state(self.batches.generator)
         tensors |= distributed.gather_rng(self.world, device)
+        if self.local_sgd is not None:  # the ranks' weights differ between averages
+            tensors |= self.local_sgd.gather(self.model, self.world.rank, self.world.size)
         if not self.world.is_main:
             return
         if self.augment is not None:
@@ -304,6 +318,8 @@ class ModuleTrainer:
         tensors, state = checkpoint.load(folder, self.model, self.optimizer, device)
         checkpoint.restore_rng(tensors, self.batches.generator)
         distributed.restore_rng(tensors, self.world, device)
+        if self.local_sgd is not None:
+            self.local_sgd.restore(tensors, self.model, self.world.rank)
         if self.augment is not None:
             self.augment.load_state(tensors)
         self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
