@@ -96,7 +96,7 @@ def test_study_report_in_chromium(browser, study_url, tmp_path):
     assert {"best", "trials", "best-config", "plots"} <= set(seen["sections"])
     titles = {alt for _, _, alt in seen["images"]}
     assert titles == {"Optimization history", "Parameter importance", "Parallel coordinates",
-                      "Slice plots", "Intermediate values", "Learning curves of the top 5 trials"}  # fmt: skip
+                      "Slice plots", "Learning curves"}  # fmt: skip
     assert all(complete and width > 300 for complete, width, _ in seen["images"])
     assert illegible(seen) == []
     wide = {alt: shown for alt, _, shown, _ in seen["sizes"] if alt.startswith(("Slice", "Parallel"))}

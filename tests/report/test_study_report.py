@@ -27,9 +27,9 @@ def test_study_report_has_optunas_plots_top_trials_and_best_config(study_url, tm
     study = load(study_url)
     page = write_study_report(study, tmp_path).read_text()
     for title in ("Optimization history", "Parameter importance", "Parallel coordinates",
-                  "Slice plots", "Intermediate values", "Learning curves of the top 5 trials"):  # fmt: skip
+                  "Slice plots", "Learning curves"):  # fmt: skip
         assert f'alt="{title}"' in page
-    assert len(list((tmp_path / "plots").glob("*.png"))) == 6
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 5
     best_yaml = re.search(r'id="best-config">.*?<details>.*?<pre>(.*?)</pre>', page, re.S).group(1)
     stored = study.best_trial.user_attrs["config"]
     assert stored["name"] is None
