@@ -19,10 +19,10 @@ from tuneforge.errors import DataError
 
 
 def saved(tmp_path, cfg: DataConfig) -> tuple[Encoder, Encoder]:
-    """The complete encoder read from ``encoder.skops`` and the one ``predict`` reads."""
-    prepare(cfg).encoder.save(tmp_path / "encoder.skops")
-    return (load_encoder(tmp_path / "encoder.skops"),
-            load_encoder(tmp_path / "encoder.skops", for_prediction=True))  # fmt: skip
+    """The fitted scikit-learn encoder (the reference) and the one a run saves and reads back."""
+    fitted = prepare(cfg).encoder
+    fitted.save(tmp_path / "encoder.skops")
+    return fitted, load_encoder(tmp_path / "encoder.skops")
 
 
 def test_numeric_rows_and_text_labels_match_the_skops_encoder_exactly(tmp_path, frame):
@@ -30,11 +30,19 @@ def test_numeric_rows_and_text_labels_match_the_skops_encoder_exactly(tmp_path, 
     numeric.to_csv(tmp_path / "a.csv", index=False)
     full, plain = saved(tmp_path, DataConfig(source=str(tmp_path / "a.csv"), target="species"))
     assert isinstance(plain.features, StandardizedColumns)
+    assert not (tmp_path / "encoder.skops").exists()  # the plain form is the whole record
     rows = numeric.drop(columns=["species"]).sample(frac=1.0, random_state=1)
     np.testing.assert_array_equal(plain.transform(rows, "new.csv"), full.transform(rows, "new.csv"))
     index = np.array([2, 0, 1, 1])
     assert plain.decode_target(index).tolist() == full.decode_target(index).tolist()
     assert plain.columns == full.columns
+    assert plain.features.get_feature_names_out().tolist() == full.features.get_feature_names_out().tolist()
+    labels = numeric["species"].sample(frac=1.0, random_state=2)
+    np.testing.assert_array_equal(plain.encode_target(labels), full.encode_target(labels))
+    with pytest.raises(ValueError, match="previously unseen labels"):
+        full.labels.transform(["huge"])  # scikit-learn's refusal ...
+    with pytest.raises(ValueError, match=r"previously unseen labels: \['huge'\]"):
+        plain.labels.transform(["huge", "mid"])  # ... and the plain form's
 
 
 def test_integer_classes_decode_as_the_skops_encoder_does(tmp_path):
@@ -42,6 +50,8 @@ def test_integer_classes_decode_as_the_skops_encoder_does(tmp_path):
     assert isinstance(plain.features, StandardizedColumns)
     index = np.arange(10)[::-1]
     np.testing.assert_array_equal(plain.decode_target(index), full.decode_target(index))
+    classes = np.array([3, 0, 9, 9, 1])
+    np.testing.assert_array_equal(plain.encode_target(pd.Series(classes)), full.encode_target(pd.Series(classes)))
 
 
 def test_regression_target_scaling_is_kept(tmp_path):
@@ -70,4 +80,5 @@ def test_encoders_without_a_plain_form_are_read_from_skops(tmp_path, csv_file):
                 DataConfig(source="digits", impute="median")):  # fmt: skip
         full, plain = saved(tmp_path, cfg)
         assert not (tmp_path / "encoder.json").exists()  # a stale one from the loop is removed
+        assert (tmp_path / "encoder.skops").is_file()
         assert type(plain.features) is type(full.features)

@@ -139,7 +139,7 @@ def test_an_absurd_learning_rate_diverges_names_the_step_and_still_writes_the_ru
     assert summary["divergence"]["step"] == _first_nonfinite_step(cfg)
     assert summary["divergence"]["lr"] == pytest.approx(1e6)
     assert any("loss became NaN/Inf at step" in w for w in summary["warnings"])
-    for name in ("config.yaml", "metrics.jsonl", "model.safetensors", "encoder.skops"):
+    for name in ("config.yaml", "metrics.jsonl", "model.safetensors", "encoder.json"):
         assert (tmp_path / name).is_file()
     last = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
     assert math.isnan(last["train/loss"]) and last["epoch"] == summary["epochs"] < 20

@@ -1,13 +1,14 @@
-"""The plain (JSON) form of the common encoder, so ``tuneforge predict`` starts without skops.
+"""The plain (JSON) form of the common encoder, so runs are written and read without skops.
 
-Why ours and not only skops: reading ``encoder.skops`` imports ``skops.io``, which lists every
-scikit-learn estimator at import time (it imports all of scikit-learn, and pytest with it): about
-as long as ``import torch``, for a one-row prediction. Most runs' encoder is just the standard
-scaler over numeric columns and a label encoder, i.e. two arrays and a list of classes. Those
-runs also get ``encoder.json`` beside ``encoder.skops`` (which stays the complete record, read by
-``evaluate``, fine-tuning and the estimators); ``predict`` reads the JSON when it exists. The
-arithmetic is scikit-learn's own, in its order (float64: subtract ``mean_``, divide by
-``scale_``), so the numbers are identical (tests/data/test_plain_encoder.py compares them).
+Why ours and not only skops: importing ``skops.io`` lists every scikit-learn estimator (it
+imports all of scikit-learn and scans every loaded module for each type without a module name):
+2-3 s in a process that has torch loaded, for writing or reading two arrays. Most runs' encoder
+is just the standard scaler over numeric columns and a label encoder, i.e. two arrays and a list
+of classes. Those runs keep only ``encoder.json`` (the complete record: ``predict``, ``evaluate``,
+fine-tuning and the estimators read it); every other encoder is written to ``encoder.skops``.
+The arithmetic is scikit-learn's own, in its order (float64: subtract ``mean_``, divide by
+``scale_``; labels by their sorted classes), so the numbers are identical
+(tests/data/test_plain_encoder.py compares them with the fitted scikit-learn encoder).
 """
 
 from __future__ import annotations
@@ -19,11 +20,16 @@ import numpy as np
 
 
 class StandardizedColumns:
-    """``StandardScaler().transform`` over every column of a frame, in order."""
+    """``StandardScaler().transform`` over every column of a frame, in order (the encoder's
+    ``ColumnTransformer`` with one ``num`` part, whose output names it also gives)."""
 
-    def __init__(self, mean: list[float], scale: list[float]):
+    def __init__(self, mean: list[float], scale: list[float], columns: tuple[str, ...] = ()):
         self.mean_ = np.asarray(mean, dtype=np.float64)
         self.scale_ = np.asarray(scale, dtype=np.float64)
+        self.columns = tuple(columns)
+
+    def get_feature_names_out(self) -> np.ndarray:
+        return np.asarray(self.columns, dtype=object)  # verbose_feature_names_out=False
 
     def transform(self, frame) -> np.ndarray:
         x = frame.to_numpy(dtype=np.float64, copy=True)  # text in a column raises ValueError
@@ -35,10 +41,18 @@ class StandardizedColumns:
 
 
 class PlainLabels:
-    """The decoding half of a fitted ``LabelEncoder``: class index -> class value."""
+    """A fitted ``LabelEncoder``: class value <-> index in its sorted ``classes_``."""
 
     def __init__(self, classes: list):
         self.classes_ = np.asarray(classes)
+
+    def transform(self, values) -> np.ndarray:
+        values = np.asarray(values)
+        index = np.clip(np.searchsorted(self.classes_, values), 0, len(self.classes_) - 1)
+        unseen = self.classes_[index] != values
+        if unseen.any():  # scikit-learn's message
+            raise ValueError(f"y contains previously unseen labels: {sorted(set(values[unseen].tolist()))}")
+        return index
 
     def inverse_transform(self, index: np.ndarray) -> np.ndarray:
         return self.classes_[np.asarray(index, dtype=np.int64)]
@@ -77,13 +91,14 @@ def plain_form(encoder) -> dict | None:
             "target": [encoder.target_mean, encoder.target_std]}  # fmt: skip
 
 
-def write_plain(encoder, path: Path) -> None:
-    """Write ``path`` (``encoder.json``) when the encoder has a plain form; else remove it."""
+def write_plain(encoder, path: Path) -> bool:
+    """Write ``path`` (``encoder.json``) when the encoder has a plain form (True); else remove it."""
     form = plain_form(encoder)
     if form is None:
         path.unlink(missing_ok=True)  # a stale one would disagree with encoder.skops
-        return
+        return False
     path.write_text(json.dumps(form))
+    return True
 
 
 def read_plain(path: Path) -> dict | None:
@@ -93,5 +108,5 @@ def read_plain(path: Path) -> dict | None:
     form = json.loads(path.read_text())
     labels = None if form["classes"] is None else PlainLabels(form["classes"])
     mean, std = form["target"]
-    return {"features": StandardizedColumns(form["mean"], form["scale"]), "labels": labels,
+    return {"features": StandardizedColumns(form["mean"], form["scale"], form["columns"]), "labels": labels,
             "target_mean": mean, "target_std": std, "columns": tuple(form["columns"])}  # fmt: skip

@@ -85,7 +85,14 @@ class Encoder:
         return values * np.asarray(self.target_std) + np.asarray(self.target_mean)
 
     def save(self, path: str | Path) -> None:
-        import skops.io  # imported on use: it costs ~2 s of start-up for every command
+        """``path`` (``encoder.skops``), or only ``encoder.json`` beside it when the encoder has
+        a plain form (data/plain.py: it spares every run the ~2 s import of skops)."""
+        from tuneforge.data.plain import write_plain
+
+        if write_plain(self, Path(path).with_suffix(".json")):
+            Path(path).unlink(missing_ok=True)  # a stale one would disagree with encoder.json
+            return
+        import skops.io  # imported on use: it costs ~2 s of start-up
 
         skops.io.dump(
             {
@@ -100,21 +107,14 @@ class Encoder:
             },
             path,
         )
-        from tuneforge.data.plain import write_plain
-
-        write_plain(self, Path(path).with_suffix(".json"))  # what `predict` reads (data/plain.py)
 
     @classmethod
-    def load_for_prediction(cls, path: str | Path) -> Encoder:
-        """The encoder saved at ``path``, read from its plain ``.json`` form when it has one.
-
-        That form transforms rows and decodes predictions (data/plain.py) without importing
-        skops; everything else (``evaluate``, fine-tuning) reads the complete ``.skops`` file.
-        """
+    def load_plain(cls, path: str | Path) -> Encoder | None:
+        """The encoder saved at ``path`` from its plain ``.json`` form, or None if it has none."""
         from tuneforge.data.plain import read_plain
 
         parts = read_plain(Path(path).with_suffix(".json"))
-        return cls.from_state(read_encoder_state(path)) if parts is None else cls(**parts)
+        return None if parts is None else cls(**parts)
 
     @classmethod
     def from_state(cls, state: dict) -> Encoder:

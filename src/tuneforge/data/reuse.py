@@ -21,12 +21,14 @@ from tuneforge.errors import DataError
 
 
 def load_encoder(path: str | Path, for_prediction: bool = False) -> Encoder:
-    """A run's ``encoder.skops``: a table / array encoder, or a text column's tokenizer settings.
+    """A run's encoder, saved as ``path`` (``encoder.skops``): a table / array encoder, or a text
+    column's tokenizer settings; read from its plain ``encoder.json`` when there is one.
 
-    ``for_prediction``: read the encoder's plain ``.json`` form when it has one (a table or array
-    encoder), which starts faster (``Encoder.load_for_prediction``)."""
-    if for_prediction and Path(path).with_suffix(".json").is_file():
-        return Encoder.load_for_prediction(path)
+    ``for_prediction``: read the plain form even when an ``encoder.skops`` is beside it (runs
+    written before the plain form became the only record keep both)."""
+    if for_prediction or not Path(path).is_file():
+        if (plain := Encoder.load_plain(path)) is not None:
+            return plain
     state = read_encoder_state(path)
     if "text" in state:  # a tokenized text column (data/text.py)
         return load_text_encoder(state)
@@ -40,12 +42,12 @@ def reuse_encoder(fresh: Encoder, run_dir: str, frame: pd.DataFrame) -> Encoder:
         raise DataError(f"model.source: {run_dir}: no such directory (expected a tuneforge run "
                         "directory or a Hugging Face model folder)")  # fmt: skip
     path = folder / "encoder.skops"
-    if not path.is_file():
+    if not path.is_file() and not path.with_suffix(".json").is_file():
         if (folder / "config.json").is_file():
             raise DataError(f"model.source: {run_dir} is a Hugging Face model folder; set "
                             "data.text to the text column to fine-tune it")  # fmt: skip
         raise DataError(f"model.source: {run_dir} is not a finished tuneforge run (missing "
-                        "encoder.skops); set model.encoder: refit to fit a new encoder")  # fmt: skip
+                        "encoder.skops or encoder.json); set model.encoder: refit to fit a new encoder")  # fmt: skip
     source = load_encoder(path)
     if list(source.columns) != list(frame.columns):
         return fresh

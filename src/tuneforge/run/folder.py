@@ -74,8 +74,10 @@ def load_run(path: str | Path, *, model: Any = None, for_prediction: bool = Fals
             plain form when it has one, which starts faster (``tuneforge.data.load_encoder``).
     """
     folder = Path(path)
-    needed = ["config.yaml", "summary.json", "model.safetensors", "encoder.skops"]
+    needed = ["config.yaml", "summary.json", "model.safetensors"]
     missing = [name for name in needed if not (folder / name).is_file()]
+    if not any((folder / name).is_file() for name in ("encoder.skops", "encoder.json")):
+        missing.append("encoder.skops or encoder.json")
     if missing:
         raise DataError(f"{folder}: not a finished run directory (missing {', '.join(missing)})")
     cfg = load_config(folder / "config.yaml")
