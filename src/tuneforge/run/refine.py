@@ -158,8 +158,9 @@ def refine_run(run_dir: str | Path, *, trials: int = 100, scale: float = 0.01, p
     best = int(tried.argmin())
     record = {"source": str(source), "part": part, "trials": trials, "scale": scale, "seed": seed,
               "trial": best, "loss_before": before, "loss_after": float(tried[best]),
-              "better_trials": int((tried < before).sum()), "evaluated": how}  # fmt: skip
-    if not float(tried[best]) < before:
+              "best_tried": float(tried[best]), "better_trials": int((tried < before).sum()),
+              "evaluated": how}  # fmt: skip
+    if not float(tried[best]) < before:  # strictly better, or the run stays as it is
         return Refinement(record | {"trial": None, "loss_after": before}, None)
     with torch.no_grad():
         for name, param in model.named_parameters():
