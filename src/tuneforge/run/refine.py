@@ -35,6 +35,10 @@ from tuneforge.recipe.losses import Loss
 from tuneforge.run.folder import Run, load_run, save_run
 from tuneforge.run.summary import part_scores
 
+#: Rows × members one vmapped forward pass evaluates at most: bounds the activations held at
+#: once (like evaluating that many rows of one model) however many trials there are.
+ROW_EVALUATIONS = 65536
+
 #: data.source of a model fitted through tuneforge.sklearn: its rows are not stored.
 ARRAYS = "arrays"
 
@@ -65,8 +69,10 @@ def member_losses(model: nn.Module, stacked: dict[str, Tensor], x: Tensor, y: Te
                   rows: int = 4096) -> Tensor:  # fmt: skip
     """Each member's mean loss ``[K]`` on rows ``x``: ``stacked`` holds ``[K, *shape]`` values
     of some of ``model``'s parameters (the rest, and the buffers, are the module's own), run as
-    one ``vmap(functional_call)`` in eval mode, over row chunks of ``rows``."""
+    one ``vmap(functional_call)`` in eval mode, over row chunks of at most ``rows`` and of
+    at most :data:`ROW_EVALUATIONS` rows times members (the activations' memory)."""
     model.eval()
+    rows = max(1, min(rows, ROW_EVALUATIONS // len(next(iter(stacked.values())))))
 
     def member(params: dict[str, Tensor], chunk: Tensor) -> Tensor:
         return functional_call(model, params, (chunk,))
