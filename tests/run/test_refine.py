@@ -191,3 +191,12 @@ def test_part_without_rows_is_refused(tmp_path, cli):
     done = cli("refine", tmp_path / "noval", "--part", "val")
     assert done.code == 2 and "no val rows" in done.err
     assert not (tmp_path / "noval-refined").exists()
+
+
+def test_a_fold_run_is_refused(tmp_path):
+    """A k-fold run trained on other rows than its recipe's holdout split: scoring it there
+    would score rows it trained on."""
+    cfg = tuneforge.Config(**IRIS, logging={"report": False})
+    tuneforge.cv(cfg, folds=3, out=tmp_path / "cv")
+    with pytest.raises(tuneforge.DataError, match="k-fold or refit"):
+        tuneforge.refine(tmp_path / "cv" / "fold0", trials=3, scale=0.1)
