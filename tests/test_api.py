@@ -20,7 +20,7 @@ def _one_thread():
 
 
 def test_public_names():
-    for name in ("Config", "load_config", "train", "cv", "Run", "load_run", "ConfigError",
+    for name in ("Config", "load_config", "train", "cv", "Run", "load_run", "refine", "ConfigError",
                  "DataError", "TuneforgeError"):  # fmt: skip
         assert hasattr(tuneforge, name) and name in tuneforge.__all__
     with pytest.raises(AttributeError):

@@ -19,6 +19,7 @@ from tuneforge.errors import ConfigError, DataError, TuneforgeError
 if TYPE_CHECKING:
     from tuneforge.run import Run, load_run, train
     from tuneforge.run.cv import cross_validate as cv
+    from tuneforge.run.refine import refine
     from tuneforge.tuning import Study, tune
 
 # Names whose modules import torch, scikit-learn and pandas (seconds): loaded on first use, so
@@ -27,6 +28,7 @@ _LAZY = {
     "Run": ("tuneforge.run", "Run"),
     "cv": ("tuneforge.run.cv", "cross_validate"),
     "load_run": ("tuneforge.run", "load_run"),
+    "refine": ("tuneforge.run.refine", "refine"),
     "train": ("tuneforge.run", "train"),
     "tune": ("tuneforge.tuning", "tune"),
     "Study": ("tuneforge.tuning", "Study"),
@@ -42,6 +44,7 @@ __all__ = [
     "cv",
     "load_config",
     "load_run",
+    "refine",
     "train",
     "tune",
 ]

@@ -22,17 +22,7 @@ def summarize(cfg: Config, data: Dataset, recipe: Recipe, model, result: FitResu
     if result.history:
         scores["train/loss"] = result.history[-1].get("train/loss")
     for part in ("val", "test"):
-        if result.status != "diverged":
-            scores |= evaluate(model, data, part, recipe)
-        if data.size(part):
-            pred = predict_tensor(model, data.x[part]).cpu().numpy()
-            y = data.y[part].cpu().numpy()
-            extra = final_metrics(pred, y, data.task, recipe.target_mean, recipe.target_std,
-                                  recipe.targets)  # fmt: skip
-            if cfg.train.metrics and np.isfinite(pred).all():
-                extra |= extra_scores(cfg.train.metrics, pred, y, data.task, recipe.target_mean,
-                                      recipe.target_std)  # fmt: skip
-            scores |= {f"{part}/{k}": v for k, v in extra.items()}
+        scores |= part_scores(cfg, data, recipe, model, part, losses=result.status != "diverged")
     warnings, diagnosis = diagnose_run(cfg, data, recipe, result)
     return {
         "status": result.status,
@@ -51,3 +41,19 @@ def summarize(cfg: Config, data: Dataset, recipe: Recipe, model, result: FitResu
         # private torch/Optuna APIs that were missing, and the public path taken instead
         "fallbacks": sorted(fallbacks().values()),
     }
+
+
+def part_scores(cfg: Config, data: Dataset, recipe: Recipe, model, part: str,
+                losses: bool = True) -> dict[str, float]:  # fmt: skip
+    """The kept model's ``{part}/...`` scores: the loss and per-epoch metrics (unless not
+    ``losses``: a diverged run's), the final metrics and ``train.metrics``; ``{}`` without rows."""
+    if not data.size(part):
+        return {}
+    scores = evaluate(model, data, part, recipe) if losses else {}
+    pred = predict_tensor(model, data.x[part]).cpu().numpy()
+    y = data.y[part].cpu().numpy()
+    extra = final_metrics(pred, y, data.task, recipe.target_mean, recipe.target_std, recipe.targets)
+    if cfg.train.metrics and np.isfinite(pred).all():
+        extra |= extra_scores(cfg.train.metrics, pred, y, data.task, recipe.target_mean,
+                              recipe.target_std)  # fmt: skip
+    return scores | {f"{part}/{k}": v for k, v in extra.items()}
