@@ -15,9 +15,10 @@ Bugs that such programs commonly carry, fixed in the transcriptions (and in exam
   penalty has no ½, so ``l2 = lam / 2`` (not ``lam``).
 - (c): the gradient of ``np.mean(R ** 2)`` over an ``[n, 3]`` residual divides by ``n·3`` (the
   values averaged), not by ``n``.
-- (d): a ``DataLoader(shuffle=True, generator=g)`` draws one more permutation at the end of each
-  epoch (RandomSampler's remainder), so its row orders are not one ``randperm`` per epoch; the
-  transcription draws ``torch.randperm(n, generator=g)`` per epoch, as tuneforge documents.
+- (d): a ``DataLoader(shuffle=True, generator=g)`` also draws its workers' base seed from ``g``
+  each epoch (and a remainder permutation after the last batch), so its row orders are not
+  ``torch.randperm(n, generator=g)`` once per epoch, not even the first; the transcription draws
+  the permutations itself, as tuneforge documents (docs/recipes.md, Batches).
 - (e): the SSE's gradient is ``2·Xᵀ(Xw − y)`` (``Xᵀ(Xw − y)`` is that of ½·SSE).
 """
 
