@@ -42,7 +42,9 @@ def dotted_keys() -> set[str]:
     """Dotted keys the page names in code spans: ``train.loss``, ``train.loss: mse``, ``--set k=v``."""
     found = set()
     for span in _code_spans():
-        for match in re.finditer(r"(?<![\w./-])((?:data|model|train|tune|logging)(?:\.[a-z_0-9]+)+)", span):
+        for match in re.finditer(
+            r"(?<![\w./-])((?:data|model|train|tune|logging)(?:\.[a-z_0-9]+)+)", span
+        ):
             found.add(match.group(1))
     return found
 
@@ -57,7 +59,9 @@ def test_the_page_names_keys_and_commands():
 
 def test_every_dotted_key_is_a_schema_key():
     known = schema_keys()
-    unknown = sorted(key for key in dotted_keys() if key not in known and not key.startswith("tune.space."))
+    unknown = sorted(
+        key for key in dotted_keys() if key not in known and not key.startswith("tune.space.")
+    )
     assert not unknown, f"docs/guide.md names keys the schema does not have: {unknown}"
 
 
