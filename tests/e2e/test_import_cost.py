@@ -44,7 +44,9 @@ def test_train_and_predict_import_only_what_they_use(tmp_path):
     # The run report draws with matplotlib.figure; Optuna and pyplot belong to study reports.
     # The encoder is written as encoder.json: no skops (2-3 s of imports beside torch).
     args = ["train", "--set", "data.source=iris", "--set", "train.epochs=1", "--out", "run", "-q"]
-    found = imported(tmp_path, ["optuna", "matplotlib.pyplot", "tuneforge.report.study", "skops.io"], *args)
+    # Local SGD's torch.distributed.optim (~0.5 s) only under train.distributed.sync: local_sgd.
+    watched = ["optuna", "matplotlib.pyplot", "tuneforge.report.study", "skops.io", "torch.distributed.optim"]
+    found = imported(tmp_path, watched, *args)
     assert (tmp_path / "run" / "report.html").is_file()  # the report path did run
     assert found == []
     # predict reads encoder.json: no skops (which imports all of scikit-learn and pytest).

@@ -30,7 +30,6 @@ from tuneforge.data.augment import Augmenter
 from tuneforge.engine import checkpoint, distributed
 from tuneforge.engine.callbacks import THRESHOLD_REACHED, EarlyStopping, threshold_reached
 from tuneforge.engine.distributed import World
-from tuneforge.engine.local_sgd import LocalSGD
 from tuneforge.evaluate.metrics import epoch_metrics, mode
 from tuneforge.recipe import (
     Plateau,
@@ -110,7 +109,11 @@ class ModuleTrainer:
         params = groups(cfg.optimizer.lr) if callable(groups) else model.parameters()
         self.optimizer = make_optimizer(cfg.optimizer, params)
         # train.distributed.sync local_sgd: own steps per rank, weights averaged every period
-        self.local_sgd = LocalSGD.build(self.net, model, self.optimizer, cfg.distributed)
+        self.local_sgd = None
+        if cfg.distributed.sync == "local_sgd":  # torch.distributed.optim costs ~0.5 s: on use only
+            from tuneforge.engine.local_sgd import LocalSGD
+
+            self.local_sgd = LocalSGD.build(self.net, model, self.optimizer, cfg.distributed)
         if self.local_sgd is not None:
             self.optimizer = self.local_sgd.optimizer
         self.evaluated = model  # under local SGD: the ranks' average, refreshed every epoch
