@@ -8,29 +8,12 @@ import pytest
 import torch
 
 import tuneforge
-from tuneforge.data import prepare
-from tuneforge.engine.module import ModuleTrainer
+from float64_runs import flat, float64_trainer
 from tuneforge.errors import ConfigError
-from tuneforge.models import build_model
-from tuneforge.recipe import Recipe
 from tuneforge.run.cohort import train_cohort
 
 LINEAR = ["data.source=diabetes", "model.kind=linear", "data.split.val=0", "train.checkpoint_every=0",
           "logging.report=false"]  # fmt: skip
-
-
-def float64_trainer(*overrides: str) -> ModuleTrainer:
-    cfg = tuneforge.load_config(overrides=[*LINEAR, *overrides])
-    data = prepare(cfg.data)
-    data.x = {part: x.double() for part, x in data.x.items()}
-    data.y = {part: y.double() for part, y in data.y.items()}
-    recipe = Recipe.build(cfg.train, data)
-    model = build_model(cfg.model, data.n_features, recipe.n_outputs, seed=cfg.train.seed).double()
-    return ModuleTrainer(model, data, recipe, seed=cfg.train.seed)
-
-
-def flat(model: torch.nn.Module) -> np.ndarray:
-    return np.concatenate([p.detach().numpy().ravel() for p in model.parameters()])
 
 
 def sgd_on_batches(theta: np.ndarray, x: np.ndarray, y: np.ndarray, batches, lrs) -> tuple:
@@ -49,7 +32,7 @@ def row_batches(n: int, size: int, order=None) -> list[np.ndarray]:
 
 
 def test_shuffle_false_steps_on_the_rows_in_order_every_epoch():
-    trainer = float64_trainer("train.batch_size=50", "train.epochs=3", "train.shuffle=false",
+    trainer = float64_trainer(LINEAR, "train.batch_size=50", "train.epochs=3", "train.shuffle=false",
                               "train.optimizer={name: sgd, lr: 0.05}")  # fmt: skip
     x, y = trainer.data.x["train"].numpy(), trainer.data.y["train"].numpy()
     batches = row_batches(len(y), 50) * 3  # 353 rows: 8 batches, the last of 3 rows
@@ -60,7 +43,7 @@ def test_shuffle_false_steps_on_the_rows_in_order_every_epoch():
 
 
 def test_the_shuffle_test_would_see_shuffled_batches():
-    trainer = float64_trainer("train.batch_size=50", "train.epochs=1", "train.optimizer={name: sgd, lr: 0.05}")
+    trainer = float64_trainer(LINEAR, "train.batch_size=50", "train.epochs=1", "train.optimizer={name: sgd, lr: 0.05}")
     x, y = trainer.data.x["train"].numpy(), trainer.data.y["train"].numpy()
     in_order, _ = sgd_on_batches(flat(trainer.model), x, y, row_batches(len(y), 50), [0.05] * 8)
     trainer.fit()
@@ -69,7 +52,7 @@ def test_the_shuffle_test_would_see_shuffled_batches():
 
 def test_max_steps_stops_mid_epoch_and_the_schedule_spans_the_budget():
     # 353 rows in batches of 64: 6 steps an epoch; 15 steps end 3 steps into the third epoch
-    trainer = float64_trainer("train.batch_size=64", "train.max_steps=15", "train.optimizer={name: sgd, lr: 0.05}",
+    trainer = float64_trainer(LINEAR, "train.batch_size=64", "train.max_steps=15", "train.optimizer={name: sgd, lr: 0.05}",
                               "train.schedule={name: cosine, min_factor: 0.1}")  # fmt: skip
     assert trainer.recipe.cfg.epochs == 3  # epochs: auto -> the epochs 15 steps take
     x, y = trainer.data.x["train"].numpy(), trainer.data.y["train"].numpy()
@@ -87,7 +70,7 @@ def test_max_steps_stops_mid_epoch_and_the_schedule_spans_the_budget():
 
 
 def test_max_steps_beside_fewer_epochs_leaves_the_epochs_in_charge():
-    trainer = float64_trainer("train.batch_size=64", "train.epochs=2", "train.max_steps=100")
+    trainer = float64_trainer(LINEAR, "train.batch_size=64", "train.epochs=2", "train.max_steps=100")
     assert trainer.fit().steps == 12 == trainer.recipe.total_steps
 
 

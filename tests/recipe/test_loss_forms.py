@@ -14,27 +14,13 @@ import torch.nn.functional as F
 from sklearn.linear_model import Lasso, Ridge
 
 import tuneforge
+from float64_runs import flat, float64_trainer
 from tuneforge.data import prepare
-from tuneforge.engine.module import ModuleTrainer
 from tuneforge.models import build_model
-from tuneforge.recipe import Recipe, accumulation_weights, objective_weights
+from tuneforge.recipe import accumulation_weights, objective_weights
 
 LINEAR = ["data.source=diabetes", "data.standardize_target=false", "model.kind=linear", "data.split.val=0",
           "train.checkpoint_every=0", "logging.report=false"]  # fmt: skip
-
-
-def float64_trainer(*overrides: str) -> ModuleTrainer:
-    cfg = tuneforge.load_config(overrides=[*LINEAR, *overrides])
-    data = prepare(cfg.data)
-    data.x = {part: x.double() for part, x in data.x.items()}
-    data.y = {part: y.double() for part, y in data.y.items()}
-    recipe = Recipe.build(cfg.train, data)
-    model = build_model(cfg.model, data.n_features, recipe.n_outputs, seed=cfg.train.seed).double()
-    return ModuleTrainer(model, data, recipe, seed=cfg.train.seed)
-
-
-def flat(model: torch.nn.Module) -> np.ndarray:
-    return np.concatenate([p.detach().numpy().ravel() for p in model.parameters()])
 
 
 @pytest.mark.parametrize(("reduction", "scale", "factor"), [
@@ -44,7 +30,7 @@ def flat(model: torch.nn.Module) -> np.ndarray:
 ])  # fmt: skip
 def test_one_full_batch_step_follows_the_forms_gradient(reduction, scale, factor):
     lr = 1e-4
-    trainer = float64_trainer("train.batch_size=full", "train.epochs=1", f"train.loss_reduction={reduction}",
+    trainer = float64_trainer(LINEAR, "train.batch_size=full", "train.epochs=1", f"train.loss_reduction={reduction}",
                               f"train.loss_scale={scale}", f"train.optimizer={{name: sgd, lr: {lr}}}")  # fmt: skip
     x, y = trainer.data.x["train"].numpy(), trainer.data.y["train"].numpy()
     before = flat(trainer.model)
@@ -60,7 +46,7 @@ def test_one_full_batch_step_follows_the_forms_gradient(reduction, scale, factor
 def test_summed_mini_batches_with_accumulation_equal_torch_sgd_on_reduction_sum():
     # 353 rows in micro-batches of 16, 3 per step: 8 steps an epoch, the last over 16 + 16 + 1 rows
     lr, scale = 2e-5, 0.5
-    trainer = float64_trainer("train.batch_size=16", "train.accumulate=3", "train.epochs=2",
+    trainer = float64_trainer(LINEAR, "train.batch_size=16", "train.accumulate=3", "train.epochs=2",
                               "train.loss_reduction=sum", f"train.loss_scale={scale}",
                               "train.regularization.l2=0.3", f"train.optimizer={{name: sgd, lr: {lr}, momentum: 0.9}}")  # fmt: skip
     reference = build_model(tuneforge.load_config(overrides=LINEAR).model, 10, 1, seed=0).double()

@@ -12,23 +12,11 @@ import pytest
 import torch
 import yaml
 
-import tuneforge
-from tuneforge.data import prepare
+from float64_runs import float64_trainer
 from tuneforge.engine.module import ModuleTrainer
-from tuneforge.models import build_model
-from tuneforge.recipe import OPTIMIZERS, Recipe
+from tuneforge.recipe import OPTIMIZERS
 
 BASE = ["data.source=diabetes", "model.kind=linear", "data.split.val=0", "train.checkpoint_every=0"]
-
-
-def float64_trainer(*overrides: str) -> ModuleTrainer:
-    cfg = tuneforge.load_config(overrides=[*BASE, *overrides])
-    data = prepare(cfg.data)
-    data.x = {part: x.double() for part, x in data.x.items()}
-    data.y = {part: y.double() for part, y in data.y.items()}
-    recipe = Recipe.build(cfg.train, data)
-    model = build_model(cfg.model, data.n_features, recipe.n_outputs, seed=cfg.train.seed).double()
-    return ModuleTrainer(model, data, recipe, seed=cfg.train.seed)
 
 
 def theta(trainer: ModuleTrainer) -> np.ndarray:
@@ -138,7 +126,7 @@ def test_every_registered_optimizer_has_a_reference():
 def test_full_batch_training_follows_the_textbook_update(case):
     spec, reference, kwargs = CASES[case]
     steps = 25
-    trainer = float64_trainer("train.batch_size=full", f"train.epochs={steps}", f"train.optimizer={spec}")
+    trainer = float64_trainer(BASE, "train.batch_size=full", f"train.epochs={steps}", f"train.optimizer={spec}")
     start = theta(trainer)
     x, y = trainer.data.x["train"].numpy(), trainer.data.y["train"].numpy()
     trainer.fit()
@@ -150,7 +138,7 @@ def test_full_batch_training_follows_the_textbook_update(case):
 def test_full_batch_is_gradient_descent_with_the_scheduled_rate():
     # θₜ₊₁ = θₜ − αₜ ∇J(θₜ) over all training rows, αₜ = α / (1 + β·t)
     lr, decay, steps = 0.2, 0.1, 30
-    trainer = float64_trainer("train.batch_size=full", f"train.epochs={steps}",
+    trainer = float64_trainer(BASE, "train.batch_size=full", f"train.epochs={steps}",
                               f"train.optimizer={{name: sgd, lr: {lr}}}",
                               f"train.schedule={{name: inverse_time, decay: {decay}}}")  # fmt: skip
     th = theta(trainer)
@@ -167,7 +155,7 @@ def test_mini_batches_are_seeded_shuffles_stepping_on_each_slice(batch_size):
     # Each epoch visits the rows in the order torch.randperm draws from a generator seeded with
     # train.seed; batch_size 1 is stochastic gradient descent, 50 leaves a last batch of 14 rows.
     lr, epochs, seed = 0.01, 2, 7
-    trainer = float64_trainer(f"train.batch_size={batch_size}", f"train.epochs={epochs}",
+    trainer = float64_trainer(BASE, f"train.batch_size={batch_size}", f"train.epochs={epochs}",
                               f"train.seed={seed}", f"train.optimizer={{name: sgd, lr: {lr}}}")  # fmt: skip
     x, y = trainer.data.x["train"].numpy(), trainer.data.y["train"].numpy()
     th = theta(trainer)

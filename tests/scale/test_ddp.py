@@ -9,11 +9,16 @@ weights agree to float rounding (the all-reduce sums in another order).
 from __future__ import annotations
 
 import sys
-import time
 
 import pytest
 import torch
-from torchrun_helpers import checkpointed, history, kill_tree, run, start, weights, write
+from torchrun_helpers import (
+    history,
+    run,
+    train_killed_after,
+    weights,
+    write,
+)
 
 import tuneforge
 from tuneforge import cli
@@ -150,17 +155,7 @@ def test_a_killed_ddp_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_pat
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     run("train", path, "--nproc", "2", "--out", whole, "-q", cwd=tmp_path)
 
-    process = start("train", path, "--nproc", "2", "--out", killed, "-q", cwd=tmp_path)
-    try:
-        state = killed / "checkpoint" / "state.json"
-        deadline = time.monotonic() + 240
-        while not checkpointed(state, 2):
-            assert process.poll() is None, "the run ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
-    finally:
-        kill_tree(process)
-    assert not (killed / "summary.json").exists(), "killed too late: nothing left to resume"
+    train_killed_after(path, killed, 2, cwd=tmp_path)
 
     run("train", "--resume", killed, "--nproc", "2", "-q", cwd=tmp_path)
     a, b = weights(whole), weights(killed)

@@ -11,19 +11,16 @@ from __future__ import annotations
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 from torchrun_helpers import (
-    checkpointed,
     finish,
     history,
-    kill_tree,
     run,
-    start,
     start_command,
+    train_killed_after,
     weights,
     write,
 )
@@ -136,17 +133,7 @@ def test_a_killed_local_sgd_run_resumes_to_the_weights_of_an_uninterrupted_one(t
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     run("train", path, "--nproc", "2", "--out", whole, "-q", cwd=tmp_path)
 
-    process = start("train", path, "--nproc", "2", "--out", killed, "-q", cwd=tmp_path)
-    try:
-        state = killed / "checkpoint" / "state.json"
-        deadline = time.monotonic() + 240
-        while not checkpointed(state, 2):
-            assert process.poll() is None, "the run ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
-    finally:
-        kill_tree(process)
-    assert not (killed / "summary.json").exists(), "killed too late: nothing left to resume"
+    state = train_killed_after(path, killed, 2, cwd=tmp_path)
     last_step = json.loads(state.read_text())["step"] - 1  # the averager counts from 0
     assert (last_step - 40) % 7, "killed right after an average: the ranks' states are equal"
 

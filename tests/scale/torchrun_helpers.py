@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -88,3 +89,20 @@ def checkpointed(state: Path, epoch: int) -> bool:
         return json.loads(state.read_text())["epoch"] >= epoch
     except (FileNotFoundError, json.JSONDecodeError):
         return False
+
+
+def train_killed_after(path: Path, killed: Path, epoch: int, cwd: Path) -> Path:
+    """Start ``train path --nproc 2 --out killed`` and kill its whole process tree once its
+    checkpoint holds ``epoch`` and before it finishes; returns the checkpoint's state.json."""
+    process = start("train", path, "--nproc", "2", "--out", killed, "-q", cwd=cwd)
+    state = killed / "checkpoint" / "state.json"
+    try:
+        deadline = time.monotonic() + 240
+        while not checkpointed(state, epoch):
+            assert process.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+    finally:
+        kill_tree(process)
+    assert not (killed / "summary.json").exists(), "killed too late: nothing left to resume"
+    return state
