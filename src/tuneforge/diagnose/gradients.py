@@ -109,8 +109,10 @@ def assess(history: list[dict], cfg: DiagnosticsConfig) -> dict | None:
     """The gradient-health part of ``summary.json`` (``None`` when no check ran).
 
     Returns ``{"checks", "layers": {name: {"last_norm", "median_norm", "median_update_ratio"}},
-    "vanishing": {...} | None, "exploding": {...} | None}``; the two findings name the layer and
-    the step where the rule first fired.
+    "first_norm", "max_update_ratio", "vanishing": {...} | None, "exploding": {...} | None}``;
+    ``first_norm`` is the total gradient norm of the first check (step 0: what the initial
+    weights give), ``max_update_ratio`` the largest finite ‖Δθ‖/‖θ‖ of any layer and check; the
+    two findings name the layer and the step where the rule first fired.
     """
     checks = all_checks(history)
     if not checks:
@@ -123,7 +125,10 @@ def assess(history: list[dict], cfg: DiagnosticsConfig) -> dict | None:
         table[layer] = {"last_norm": checks[-1]["norm"][layer],
                         "median_norm": statistics.median(norms) if norms else math.nan,
                         "median_update_ratio": statistics.median(ratios) if ratios else math.nan}  # fmt: skip
+    ratios = [r for c in checks for r in c["update_ratio"].values() if math.isfinite(r)]
     return {"checks": len(checks), "every": cfg.grad_every, "layers": table,
+            "first_norm": total_norm(checks[0]["norm"]),
+            "max_update_ratio": max(ratios, default=math.nan),
             "vanishing": find_vanishing(checks, layers, cfg),
             "exploding": find_exploding(checks, cfg.exploding)}  # fmt: skip
 
