@@ -43,6 +43,12 @@ def test_numeric_rows_and_text_labels_match_the_skops_encoder_exactly(tmp_path, 
         full.labels.transform(["huge"])  # scikit-learn's refusal ...
     with pytest.raises(ValueError, match=r"previously unseen labels: \['huge'\]"):
         plain.labels.transform(["huge", "mid"])  # ... and the plain form's
+    # A plain encoder read back is saved again as the same encoder.json (a refined run, an estimator).
+    written = (tmp_path / "encoder.json").read_text()
+    (tmp_path / "again").mkdir()
+    plain.save(tmp_path / "again" / "encoder.skops")
+    assert (tmp_path / "again" / "encoder.json").read_text() == written
+    assert not (tmp_path / "again" / "encoder.skops").exists()
 
 
 def test_integer_classes_decode_as_the_skops_encoder_does(tmp_path):

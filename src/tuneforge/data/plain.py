@@ -65,6 +65,8 @@ def plain_form(encoder) -> dict | None:
     categorical columns, numeric columns standardized, and class values JSON keeps exactly.
     """
     features, labels = encoder.features, encoder.labels
+    if isinstance(features, StandardizedColumns):  # read back from an encoder.json: plain already
+        return _form(encoder, features.mean_, features.scale_, labels and labels.classes_.tolist())
     if encoder.layout != "table" or encoder.impute is not None:
         return None
     if type(features).__name__ != "ColumnTransformer" or features.remainder != "drop":
@@ -86,9 +88,12 @@ def plain_form(encoder) -> dict | None:
         classes = labels.classes_.tolist()
         if not all(type(c) in (int, str) for c in classes):  # floats, bools, None: skops only
             return None
-    return {"columns": list(encoder.columns), "mean": scaler.mean_.tolist(),
-            "scale": scaler.scale_.tolist(), "classes": classes,
-            "target": [encoder.target_mean, encoder.target_std]}  # fmt: skip
+    return _form(encoder, scaler.mean_, scaler.scale_, classes)
+
+
+def _form(encoder, mean: np.ndarray, scale: np.ndarray, classes: list | None) -> dict:
+    return {"columns": list(encoder.columns), "mean": mean.tolist(), "scale": scale.tolist(),
+            "classes": classes, "target": [encoder.target_mean, encoder.target_std]}  # fmt: skip
 
 
 def write_plain(encoder, path: Path) -> bool:
