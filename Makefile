@@ -10,7 +10,7 @@ TORCH  ?= torch==2.13.0
 # Only the CPU wheel of torch 2.13 is cheap to install here, so that floor is 2.13; what differs
 # between torch releases for us (a private kernel) is tested by simulation (tests/tune/test_compat.py).
 OLDEST     := .venv-oldest
-OLDEST_PIN ?= "optuna==4.9.0" "scikit-learn==1.5.0"
+OLDEST_PIN ?= "optuna==4.9.0" "scikit-learn==1.6.0"
 
 .PHONY: setup setup-dev demo test test-fast test-oldest fuzz lint docs bench gpu-wheels gpu-check-cpu clean
 
