@@ -1,4 +1,4 @@
-"""A module-engine trainer in float64, for tests that compare its steps with a NumPy transcription."""
+"""Training runs for tests that compare them with a closed form or a NumPy transcription."""
 
 from __future__ import annotations
 
@@ -26,3 +26,17 @@ def float64_trainer(base: list[str], *overrides: str) -> ModuleTrainer:
 def flat(model: torch.nn.Module) -> np.ndarray:
     """Every parameter, flattened and concatenated in order."""
     return np.concatenate([p.detach().numpy().ravel() for p in model.parameters()])
+
+
+def trained(base: list[str], *overrides: str):
+    """Train ``base`` + ``overrides``; the run and the encoded training rows (float64 NumPy)."""
+    cfg = tuneforge.load_config(overrides=[*base, *overrides])
+    run = tuneforge.train(cfg)
+    assert run.summary["status"] == "completed"
+    data = prepare(cfg.data)
+    return run, data.x["train"].double().numpy(), data.y["train"].numpy()
+
+
+def relative(a: np.ndarray, b: np.ndarray) -> float:
+    """‖a − b‖ / ‖b‖."""
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))

@@ -14,13 +14,13 @@ import torch.nn.functional as F
 from sklearn.linear_model import Lasso, Ridge
 
 import tuneforge
-from float64_runs import flat, float64_trainer
-from tuneforge.data import prepare
+from float64_runs import flat, float64_trainer, relative, trained
 from tuneforge.models import build_model
 from tuneforge.recipe import accumulation_weights, objective_weights
 
 LINEAR = ["data.source=diabetes", "data.standardize_target=false", "model.kind=linear", "data.split.val=0",
           "train.checkpoint_every=0", "logging.report=false"]  # fmt: skip
+FULL_BATCH = [*LINEAR, "train.batch_size=full"]
 
 
 @pytest.mark.parametrize(("reduction", "scale", "factor"), [
@@ -73,19 +73,6 @@ def test_objective_weights_are_scaled_rows_for_the_sum_and_scaled_shares_for_the
     assert objective_weights(10, None, 1, "sum", 2.0) == [20.0]
 
 
-def train(*overrides: str):
-    """Full-batch float32 training; the run and the encoded training rows (float64 numpy)."""
-    cfg = tuneforge.load_config(overrides=[*LINEAR, "train.batch_size=full", *overrides])
-    run = tuneforge.train(cfg)
-    assert run.summary["status"] == "completed"
-    data = prepare(cfg.data)
-    return run, data.x["train"].double().numpy(), data.y["train"].numpy()
-
-
-def relative(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
 N_TRAIN = 353  # diabetes: 442 rows, 20% test, no validation
 
 
@@ -97,7 +84,7 @@ N_TRAIN = 353  # diabetes: 442 rows, 20% test, no validation
     (["train.loss_reduction=sum"], 0.42 / N_TRAIN, N_TRAIN * 0.01, lambda n: N_TRAIN * 0.01),  # SSE: alpha = λ₂
 ])  # fmt: skip
 def test_l2_under_each_form_equals_ridge_with_its_alpha(form, lr, l2, alpha):
-    run, x, y = train(*form, "train.epochs=400", f"train.optimizer={{name: sgd, lr: {lr}, momentum: 0.76}}",
+    run, x, y = trained(FULL_BATCH, *form, "train.epochs=400", f"train.optimizer={{name: sgd, lr: {lr}, momentum: 0.76}}",
                       f"train.regularization.l2={l2}")  # fmt: skip
     assert len(y) == N_TRAIN
     ridge = Ridge(alpha=alpha(len(y))).fit(x, y)
@@ -109,7 +96,7 @@ def test_l2_under_each_form_equals_ridge_with_its_alpha(form, lr, l2, alpha):
     (["train.loss_reduction=sum"], 0.12 / N_TRAIN, 2.0 * N_TRAIN, 1.0),  # SSE: alpha = λ₁/(2n)
 ])  # fmt: skip
 def test_proximal_l1_under_each_form_equals_lasso_with_its_alpha(form, lr, l1, alpha):
-    run, x, y = train(*form, "train.epochs=600", f"train.optimizer={{name: sgd, lr: {lr}}}",
+    run, x, y = trained(FULL_BATCH, *form, "train.epochs=600", f"train.optimizer={{name: sgd, lr: {lr}}}",
                       f"train.regularization.l1={l1}", "train.regularization.l1_mode=proximal")  # fmt: skip
     lasso = Lasso(alpha=alpha, tol=1e-12, max_iter=100_000).fit(x, y)
     ours = run.model.weight.detach().double().numpy()[0]

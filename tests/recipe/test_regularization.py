@@ -13,25 +13,11 @@ import pytest
 import torch
 from sklearn.linear_model import Lasso, LogisticRegression, Ridge
 
-import tuneforge
-from tuneforge.data import prepare
+from float64_runs import relative, trained
 from tuneforge.models import build_model
 from tuneforge.recipe import add_penalty_grad_, penalized_parameters, penalty, soft_threshold_
 
 FULL_BATCH = ["data.split.val=0", "train.batch_size=full", "train.checkpoint_every=0"]
-
-
-def train(*overrides: str):
-    """Train a config; return the run and the encoded data it trained on (float64 numpy)."""
-    cfg = tuneforge.load_config(overrides=[*FULL_BATCH, *overrides])
-    run = tuneforge.train(cfg)
-    assert run.summary["status"] == "completed"
-    data = prepare(cfg.data)
-    return run, data.x["train"].double().numpy(), data.y["train"].numpy()
-
-
-def relative(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
 def weights(module: torch.nn.Module) -> np.ndarray:
@@ -90,9 +76,9 @@ def test_soft_threshold_shrinks_towards_zero_and_makes_exact_zeros():
 
 def test_one_gradient_step_adds_the_penalty_gradient_to_weights_not_biases():
     l1, l2, lr = 0.02, 0.05, 0.1
-    run0, x, y = train("data.source=diabetes", "model.kind=linear", "train.epochs=1",
+    run0, x, y = trained(FULL_BATCH, "data.source=diabetes", "model.kind=linear", "train.epochs=1",
                        "train.optimizer={name: sgd, lr: 0.1}")  # fmt: skip
-    run, _, _ = train("data.source=diabetes", "model.kind=linear", "train.epochs=1",
+    run, _, _ = trained(FULL_BATCH, "data.source=diabetes", "model.kind=linear", "train.epochs=1",
                       "train.optimizer={name: sgd, lr: 0.1}",
                       f"train.regularization.l1={l1}", f"train.regularization.l2={l2}")  # fmt: skip
     # Both runs start from the same weights (seeded init); rebuild them to take the step by hand.
@@ -108,7 +94,7 @@ def test_one_gradient_step_adds_the_penalty_gradient_to_weights_not_biases():
 
 def test_l2_linear_regression_equals_ridge():
     l2 = 0.01
-    run, x, y = train("data.source=diabetes", "data.standardize_target=false", "model.kind=linear",
+    run, x, y = trained(FULL_BATCH, "data.source=diabetes", "data.standardize_target=false", "model.kind=linear",
                       "train.epochs=400", "train.optimizer={name: sgd, lr: 0.42, momentum: 0.76}",
                       f"train.regularization.l2={l2}")  # fmt: skip
     ridge = Ridge(alpha=len(y) * l2).fit(x, y)  # documented mapping: alpha = n·λ₂
@@ -119,7 +105,7 @@ def test_l2_linear_regression_equals_ridge():
 @pytest.mark.parametrize("l1", [2.0, 30.0])
 def test_proximal_l1_linear_regression_has_the_lasso_support(l1):
     # Plain gradient descent + soft-threshold is ISTA, whose fixed point is the Lasso solution.
-    run, x, y = train("data.source=diabetes", "data.standardize_target=false", "model.kind=linear",
+    run, x, y = trained(FULL_BATCH, "data.source=diabetes", "data.standardize_target=false", "model.kind=linear",
                       "train.epochs=600", "train.optimizer={name: sgd, lr: 0.12}",
                       f"train.regularization.l1={l1}", "train.regularization.l1_mode=proximal")  # fmt: skip
     lasso = Lasso(alpha=l1 / 2, tol=1e-12, max_iter=100_000).fit(x, y)  # alpha = λ₁/2
@@ -130,7 +116,7 @@ def test_proximal_l1_linear_regression_has_the_lasso_support(l1):
 
 
 def test_l1_penalty_mode_is_subgradient_descent_and_makes_no_exact_zeros():
-    run, _, _ = train("data.source=diabetes", "data.standardize_target=false", "model.kind=linear",
+    run, _, _ = trained(FULL_BATCH, "data.source=diabetes", "data.standardize_target=false", "model.kind=linear",
                       "train.epochs=300", "train.optimizer={name: sgd, lr: 0.12}",
                       "train.regularization.l1=30.0")  # fmt: skip
     assert np.count_nonzero(weights(run.model)) == weights(run.model).size
@@ -141,7 +127,7 @@ LOGISTIC = ["model.kind=logistic", "train.epochs=400", "train.optimizer={name: s
 
 def test_l2_binary_logistic_regression_equals_logistic_regression():
     l2 = 0.01
-    run, x, y = train("data.source=breast_cancer", "train.loss=bce", *LOGISTIC,
+    run, x, y = trained(FULL_BATCH, "data.source=breast_cancer", "train.loss=bce", *LOGISTIC,
                       f"train.regularization.l2={l2}")  # fmt: skip
     reference = LogisticRegression(C=1 / (2 * len(y) * l2), tol=1e-12, max_iter=100_000).fit(x, y)
     np.testing.assert_allclose(weights(run.model), reference.coef_, rtol=1e-3, atol=1e-3 * np.abs(reference.coef_).max())
@@ -152,7 +138,7 @@ def test_l2_binary_logistic_with_two_softmax_outputs_maps_to_c_over_n_lambda():
     # Two logits w₀, w₁ share the penalty: at the optimum w₀ = −w₁, so λ₂(‖w₀‖² + ‖w₁‖²) is
     # λ₂/2·‖w₁ − w₀‖² and the matching C is 1/(n·λ₂), twice the single-logit one.
     l2 = 0.01
-    run, x, y = train("data.source=breast_cancer", "train.loss=cross_entropy", *LOGISTIC,
+    run, x, y = trained(FULL_BATCH, "data.source=breast_cancer", "train.loss=cross_entropy", *LOGISTIC,
                       f"train.regularization.l2={l2}")  # fmt: skip
     reference = LogisticRegression(C=1 / (len(y) * l2), tol=1e-12, max_iter=100_000).fit(x, y)
     w = weights(run.model)
@@ -162,7 +148,7 @@ def test_l2_binary_logistic_with_two_softmax_outputs_maps_to_c_over_n_lambda():
 @pytest.mark.parametrize("source", ["iris", "wine"])
 def test_l2_multinomial_logistic_regression_equals_logistic_regression(source):
     l2 = 0.01
-    run, x, y = train(f"data.source={source}", *LOGISTIC, f"train.regularization.l2={l2}")
+    run, x, y = trained(FULL_BATCH, f"data.source={source}", *LOGISTIC, f"train.regularization.l2={l2}")
     reference = LogisticRegression(C=1 / (2 * len(y) * l2), tol=1e-12, max_iter=100_000).fit(x, y)
     assert relative(weights(run.model), reference.coef_) < 1e-3
     # Unpenalized intercepts of a softmax are defined up to one shared constant.
