@@ -79,7 +79,7 @@ class Recipe:
         batches = 1 if batch_size is None else -(-n_train // batch_size)
         steps = -(-batches // cfg.accumulate)
         per_epoch = cfg.schedule.interval == "epoch"
-        budget = min(steps * cfg.epochs, cfg.max_steps or steps * cfg.epochs)
+        budget = _step_budget(steps, cfg)
         total = -(-budget // steps) if per_epoch else budget
         loss, outputs = make_loss(cfg, data.task), n_outputs(name, data.n_classes, len(data.targets))
         if is_spec(name):  # the user's loss: its shape is checked before the first step
@@ -88,7 +88,7 @@ class Recipe:
             cfg=cfg,
             task=data.task,
             loss_name=name,
-            loss=make_loss(cfg, data.task),
+            loss=loss,
             n_classes=data.n_classes,
             n_outputs=outputs,
             batch_size=batch_size,
@@ -112,13 +112,18 @@ class Recipe:
     @property
     def total_steps(self) -> int:
         """Optimizer steps of the whole run: every epoch's, or ``max_steps`` when fewer."""
-        steps = self.steps_per_epoch * self.cfg.epochs
-        return min(steps, self.cfg.max_steps or steps)
+        return _step_budget(self.steps_per_epoch, self.cfg)
 
     @property
     def epochs(self) -> int:
         """Epochs the run trains (the last one cut short when ``max_steps`` ends it)."""
         return -(-self.total_steps // self.steps_per_epoch)
+
+
+def _step_budget(steps_per_epoch: int, cfg: TrainConfig) -> int:
+    """Every epoch's optimizer steps, or ``train.max_steps`` when fewer."""
+    steps = steps_per_epoch * cfg.epochs
+    return min(steps, cfg.max_steps or steps)
 
 
 def objective_weights(n_rows: int, batch_size: int | None, accumulate: int, reduction: str = "mean",

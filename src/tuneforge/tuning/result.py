@@ -179,7 +179,7 @@ def write_best_run(study: Study, folder: Path) -> tuple[Path, str | None]:
         return target, None
     if _holds(target, mark):
         return target, None
-    path, warning = _retrain_best(study, target, mark)
+    path, warning = _retrain_best(study, trial, target, mark)
     why = f"the best trial ({trial.number}) ran in another process, so {target} was trained again"
     return path, f"{why}; {warning}" if warning else why
 
@@ -192,12 +192,10 @@ def _holds(target: Path, mark: dict) -> bool:
         return False
 
 
-def _retrain_best(study: Study, target: Path, mark: dict) -> tuple[Path, str | None]:
-    """Retrain the best recipe into ``target``; say so if its score differs from the trial."""
+def _retrain_best(study: Study, trial: FrozenTrial, target: Path, mark: dict) -> tuple[Path, str | None]:
+    """Retrain ``trial``'s recipe into ``target``; say so if its score differs from the trial."""
     from tuneforge.run import train
     from tuneforge.run.folder import jsonable
-
-    trial = study.best_trial
 
     def write(tmp: Path):
         run = train(trial_config(trial), tmp)
