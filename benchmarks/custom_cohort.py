@@ -15,7 +15,11 @@ time, the best validation accuracy, (b)/(a) and (c)/(a); the goal is (b)/(a) >= 
 difference of their trial values is printed as a check that the cohort trains each member as
 its lone run.
 
-Usage: ``python benchmarks/custom_cohort.py [--trials 32] [--epochs 20] [--threads 1] [--quick]``
+With ``--repeats N`` (a) and (b) run N times interleaved and the table shows their medians ((c),
+the slowest, runs once). ``--models "residual MLP"`` runs one model.
+
+Usage: ``python benchmarks/custom_cohort.py [--trials 32] [--epochs 20] [--threads 1] [--repeats 1]
+[--models NAME ...] [--quick]``
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -103,7 +108,7 @@ def recipe(name: str, trials: int, epochs: int, cohort: int) -> dict:
 
 def timed_tune(name: str, trials: int, epochs: int, cohort: int, out: Path) -> tuple[float, float, list]:
     started = time.perf_counter()
-    study = tuneforge.tune(recipe(name, trials, epochs, cohort), out=str(out / f"{name}-{cohort}"))
+    study = tuneforge.tune(recipe(name, trials, epochs, cohort), out=str(out / f"{name}-{cohort}-{time.monotonic_ns()}"))
     seconds = time.perf_counter() - started
     values = [t.value for t in study.optuna.get_trials(deepcopy=False)]
     return seconds, study.best_value, values
@@ -149,6 +154,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=1, help="runs of (a) and (b), interleaved: medians")
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     parser.add_argument("--quick", action="store_true", help="4 trials x 2 epochs: checks it runs")
     args = parser.parse_args()
     trials, epochs = (4, 2) if args.quick else (args.trials, args.epochs)
@@ -163,9 +170,14 @@ def main() -> None:
           f"{args.threads} thread(s); {trials} trials x {epochs} epochs; lr, L2, seed; no pruning")  # fmt: skip
     print("| model | (a) cohort 16 | (b) one at a time | (c) canonical Optuna | (b)/(a) | (c)/(a) | best val (a/b/c) | max rel. diff (a vs b) |")
     print("|---|---:|---:|---:|---:|---:|---|---:|")
-    for name in MODELS:
-        a, best_a, values_a = timed_tune(name, trials, epochs, 16, folder)
-        b, best_b, values_b = timed_tune(name, trials, epochs, 1, folder)
+    for name in args.models:
+        times_a, times_b = [], []
+        for _ in range(args.repeats):
+            a, best_a, values_a = timed_tune(name, trials, epochs, 16, folder)
+            b, best_b, values_b = timed_tune(name, trials, epochs, 1, folder)
+            times_a.append(a)
+            times_b.append(b)
+        a, b = statistics.median(times_a), statistics.median(times_b)
         c, best_c = canonical(name, trials, epochs)
         diff = max(abs(p - q) / max(abs(p), abs(q), 1e-12) for p, q in zip(values_a, values_b, strict=True))
         print(f"| {name} | {a:.1f} s | {b:.1f} s | {c:.1f} s | {b / a:.2f}x | {c / a:.2f}x | "
