@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-import tuneforge
-from cli_result import Result
+from cli_result import Result, cli_command, cli_env
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -23,20 +20,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def cli_env() -> dict[str, str]:
-    """The inherited environment, with this checkout's source first on the path."""
-    env = dict(os.environ)
-    src = str(Path(tuneforge.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    env.setdefault("OMP_NUM_THREADS", "1")
-    env.pop("TUNEFORGE_DEBUG", None)
-    return env
-
-
-def cli_command(*args) -> list[str]:
-    return [sys.executable, "-m", "tuneforge", *map(str, args)]
 
 
 @pytest.fixture

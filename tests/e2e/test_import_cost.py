@@ -14,7 +14,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import cli_env
+from cli_result import cli_env
 
 IRIS_COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
 

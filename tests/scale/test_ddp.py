@@ -168,7 +168,7 @@ def test_nproc_checks_the_data_before_starting_ranks(tmp_path, monkeypatch, caps
     monkeypatch.chdir(tmp_path)
     (tmp_path / "rows.csv").write_text("a,b\n1,2\n3,4\n")
     recipe = write(tmp_path, {"data": {"source": "rows.csv", "target": "label"}})
-    monkeypatch.setattr(cli.subprocess, "run", lambda *a, **k: pytest.fail("torchrun started"))
+    monkeypatch.setattr(cli.training.subprocess, "run", lambda *a, **k: pytest.fail("torchrun started"))
     monkeypatch.setattr(sys, "argv", ["tuneforge", "train", str(recipe), "--nproc", "2"])
     with pytest.raises(SystemExit) as exit_:
         cli.main()

@@ -151,7 +151,7 @@ def _default_urls(storage: str | None) -> list[str]:
     return found
 
 
-def _load(storage: str | None, name: str | None):
+def load_study(storage: str | None, name: str | None):
     """The study ``name`` (or the only study) from ``storage`` or the default storages."""
     import optuna
 
@@ -184,7 +184,7 @@ def study_list(storage: StorageOpt = None) -> None:
     for url in _default_urls(storage):
         table = Table("study", "objective", "complete", "pruned", "failed", "running", "best", title=url)
         for name in optuna.get_all_study_names(open_storage(url, must_exist=True)):
-            result = _load(url, name)
+            result = load_study(url, name)
             counts = count(result.optuna.get_trials(deepcopy=False))
             best = _fmt(result.best_value) if counts.complete and len(result.metrics) == 1 else "—"
             table.add_row(name, ", ".join(result.metrics), str(counts.complete), str(counts.pruned),
@@ -195,7 +195,7 @@ def study_list(storage: StorageOpt = None) -> None:
 @study_app.command("show")
 def study_show(storage: StorageOpt = None, study: StudyOpt = None) -> None:
     """Every trial of a study: state, value(s), parameters and why it ended."""
-    result = _load(storage, study)
+    result = load_study(storage, study)
     trials = result.optuna.get_trials(deepcopy=False)
     keys = list(dict.fromkeys(k for t in trials for k in t.params))
     retried = {t.system_attrs["retry_history"][-1]: t.number for t in trials
@@ -223,7 +223,7 @@ def study_best(
     """The best trial (or the Pareto front); --out writes its recipe as YAML."""
     from tuneforge.tuning.result import write_best
 
-    result = _load(storage, study)
+    result = load_study(storage, study)
     if len(result.metrics) > 1:
         print_pareto(result.pareto_front, result.metrics)
     path = write_best(result, out_file) if out_file is not None else None
