@@ -12,10 +12,10 @@ import yaml
 from report_studies import make_study
 
 from tuneforge.errors import DataError
-from tuneforge.report import study as study_info
 from tuneforge.report import write_study_report
 from tuneforge.report.html import trial_rows
 from tuneforge.report.study import open_study, safe_name
+from tuneforge.report.study_plots import study_plots
 
 
 def load(study_url) -> optuna.Study:
@@ -63,7 +63,7 @@ def test_many_tuned_keys_get_several_readable_slice_plots(tmp_path):
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study.optimize(lambda t: sum(t.suggest_float(f"k{i}", 0, 1) for i in range(7)), n_trials=8)
-    made, _ = study_info.study_plots(study, tmp_path)
+    made, _ = study_plots(study, tmp_path)
     slices = sorted(t for t in made if t.startswith("Slice plots"))
     assert slices == ["Slice plots 1/3", "Slice plots 2/3", "Slice plots 3/3"]
     from PIL import Image

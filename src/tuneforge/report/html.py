@@ -28,8 +28,8 @@ from tuneforge.report.plots import FONT_KEY, run_plots
 if TYPE_CHECKING:
     import optuna
 
-# A run's report needs neither Optuna nor pyplot: the study helpers (report/study.py, which
-# imports both, ~0.5 s) are imported inside the study functions, so `tuneforge train` skips them.
+# A run's report needs no Optuna: the study helpers (report/study.py, study_plots.py) are
+# imported inside the study functions, so `tuneforge train` skips them.
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -190,10 +190,11 @@ def best_seed_spread(best) -> tuple[list[int], list[dict]]:
 def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
     """Write ``folder/report.html`` (and ``folder/plots/*.png``) for an Optuna study."""
     from tuneforge.report import study as study_info
+    from tuneforge.report.study_plots import is_wide, study_plots
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    made, missing = study_info.study_plots(study, folder / "plots")
+    made, missing = study_plots(study, folder / "plots")
     params, rows = trial_rows(study)
     config, best = study_info.best_config(study)
     seeds, spread = best_seed_spread(best)
@@ -206,7 +207,7 @@ def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
         params=params, rows=rows, best=best, seeds=seeds, spread=spread,
         tuned=study_info.tuned_keys(study, best),
         best_config=yaml.safe_dump(config, sort_keys=False) if config is not None else None,
-        plots=[_plot(t, p, wide=study_info.is_wide(t)) for t, p in made.items()],
+        plots=[_plot(t, p, wide=is_wide(t)) for t, p in made.items()],
         missing=missing,
     )  # fmt: skip
 
