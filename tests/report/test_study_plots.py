@@ -89,7 +89,9 @@ def test_importances_are_optunas_numbers_the_most_important_on_top():
     study.optimize(lambda t: 10 * t.suggest_float("big", 0, 1) + t.suggest_float("small", 0, 1), n_trials=30)
     ax = param_importances(study, "score").axes[0]
     shown = {label.get_text(): patch.get_width() for label, patch in zip(ax.get_yticklabels(), ax.patches, strict=True)}
-    assert shown == pytest.approx(optuna.importance.get_param_importances(study))
+    fanova = optuna.importance.FanovaImportanceEvaluator(seed=0)
+    assert shown == pytest.approx(optuna.importance.get_param_importances(study, evaluator=fanova))
+    assert param_importances(study, "score").axes[0].patches[-1].get_width() == shown["big"]  # seeded
     assert [label.get_text() for label in ax.get_yticklabels()][-1] == "big"
 
 

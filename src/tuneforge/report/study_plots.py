@@ -131,8 +131,10 @@ def optimization_history(study: optuna.Study, name: str, target: Target | None =
 
 
 def param_importances(study: optuna.Study, name: str, target: Target | None = None) -> Figure:
-    """``optuna.importance.get_param_importances`` (fANOVA, Optuna's default) as bars."""
-    importances = optuna.importance.get_param_importances(study, target=target)
+    """``optuna.importance.get_param_importances`` as bars: fANOVA (Optuna's default evaluator),
+    seeded so the same study always shows the same bars (Optuna 4's default seed is random)."""
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+    importances = optuna.importance.get_param_importances(study, evaluator=evaluator, target=target)
     if not importances:
         raise ValueError("no parameter to rank")
     keys = list(importances)[::-1]  # the most important on top
