@@ -20,6 +20,7 @@ from tuneforge.report.study_plots import (
     param_importances,
     pareto_front,
     slice_plot,
+    study_plots,
 )
 
 
@@ -129,3 +130,13 @@ print(sorted(m for m in sys.modules if m.startswith(("optuna.visualization", "pl
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.split("\n")[:2] == ["5", "[]"]
+
+
+def test_three_objectives_get_optunas_front_and_leave_no_pyplot_figure_open(tmp_path):
+    import matplotlib.pyplot as plt
+
+    study = optuna.create_study(directions=["minimize"] * 3, sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1 - t.params["x"], t.suggest_float("y", 0, 1)), n_trials=10)
+    made, missing = study_plots(study, tmp_path)
+    assert "Pareto front" in made and made["Pareto front"].stat().st_size > 5_000
+    assert plt.get_fignums() == []

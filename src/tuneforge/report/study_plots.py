@@ -202,9 +202,14 @@ def pareto_front(study: optuna.Study, names: list[str]) -> Figure:
     """Two objectives: every complete trial, the Pareto-optimal ones in colour. Three or more:
     Optuna's plot (it draws a 3-D scatter)."""
     if len(names) != 2:
+        import matplotlib.pyplot as plt
         import optuna.visualization.matplotlib as ovm
 
-        return ovm.plot_pareto_front(study, target_names=names).figure
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            fig = ovm.plot_pareto_front(study, target_names=names).figure
+        plt.close(fig)  # Optuna draws through pyplot: let go of it there; it saves all the same
+        return fig
     trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
               if all(v is not None and math.isfinite(v) for v in t.values)]  # fmt: skip
     if not trials:
