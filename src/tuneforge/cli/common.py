@@ -105,6 +105,19 @@ def print_spread(title: str, result: dict) -> None:
     out.print(table)
 
 
+def stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM end a long-running command (a server) with ``KeyboardInterrupt``.
+
+    Explicit handlers: a process started in the background inherits SIGINT ignored."""
+    import signal
+
+    def interrupt(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def fail(message: str, code: int) -> None:
     # Plain print, not rich: rich would wrap a long message over several lines.
     print(f"error: {' '.join(message.split())}", file=sys.stderr)

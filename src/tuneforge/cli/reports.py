@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tuneforge.cli.common import ConfigArg, SetOpt, check_out, console, fail, load, single_process
+from tuneforge.cli.common import (
+    ConfigArg,
+    SetOpt,
+    check_out,
+    console,
+    fail,
+    load,
+    single_process,
+    stop_on_signals,
+)
 from tuneforge.errors import TuneforgeError
 
 
@@ -71,8 +80,6 @@ def dashboard(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8080,
 ) -> None:
     """Open optuna-dashboard on a study storage (needs the `dashboard` extra). Ctrl-C stops it."""
-    import signal
-
     from tuneforge.report.dashboard import MissingExtra, make_dashboard, serve
 
     try:
@@ -81,14 +88,9 @@ def dashboard(
         fail(str(exc), 1)
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach it sees the study")
-    # Explicit handlers: a process started in the background inherits SIGINT ignored.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_signals()
     try:
         serve(server, lambda url: print(f"optuna-dashboard on {url} (Ctrl-C stops it)", flush=True))
     except KeyboardInterrupt:
         console.print("dashboard stopped")
 
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import signal
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console(stderr=True)
+from tuneforge.cli.common import console, stop_on_signals
+
 storage_app = typer.Typer(no_args_is_help=True, help="Serve a study storage to many workers.")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -26,9 +25,7 @@ def serve(
     if host not in LOOPBACK:  # the proxy has no authentication: whoever reaches it can write
         console.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach the port can "
                       "read and change every study in the database (gRPC without TLS or auth)")  # fmt: skip
-    # Explicit handlers: a process started in the background inherits SIGINT ignored.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_signals()
     ready = lambda: print(f"gRPC storage proxy for {safe_url(storage)} on grpc://{host}:{port} "  # noqa: E731
                           "(Ctrl-C stops it)", flush=True)  # fmt: skip
     try:
@@ -36,6 +33,3 @@ def serve(
     except KeyboardInterrupt:
         console.print("storage proxy stopped")
 
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt

@@ -11,16 +11,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tuneforge.cli.common import ConfigArg, QuietOpt, SetOpt, console
 from tuneforge.errors import DataError
 
 if TYPE_CHECKING:  # optuna is imported where it is used: `tuneforge --help` stays instant
     from optuna.trial import FrozenTrial
 
-console = Console(stderr=True)
 out = Console()
 study_app = typer.Typer(no_args_is_help=True, help="Read studies from any storage: list, show, best.")
 
-ConfigArg = Annotated[Path | None, typer.Argument(help="YAML recipe; omitted: the built-in default.")]
 StorageOpt = Annotated[str | None, typer.Option(help="Optuna storage URL (sqlite:///..., "
                                                    "postgresql://..., journal:///file.journal).")]  # fmt: skip
 StudyOpt = Annotated[str | None, typer.Option("--study", help="Study name.")]
@@ -32,8 +31,8 @@ def tune(
     storage: StorageOpt = None,
     study: StudyOpt = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes on this machine.")] = None,
-    set_: Annotated[list[str], typer.Option("--set", help="Override a key: train.epochs=10")] = [],  # noqa: B006
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    set_: SetOpt = [],  # noqa: B006 - typer reads the default, never mutates it
+    quiet: QuietOpt = False,
 ) -> None:
     """Tune a recipe's hyperparameters (run it again to resume the study)."""
     import optuna

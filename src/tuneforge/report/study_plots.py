@@ -30,7 +30,6 @@ from optuna.trial import FrozenTrial, TrialState
 from tuneforge.report.plots import save_png
 from tuneforge.report.study import objective_names, top_trials
 
-DPI = 90
 #: Params per slice-plot image: one panel per param in a row, and a row of many shrinks to
 #: unreadable text at the report's width; chunks keep each panel ~3.5 inches wide.
 SLICE_PARAMS = 3
@@ -60,7 +59,7 @@ def study_plots(study: optuna.Study, folder: Path) -> tuple[dict[str, Path], dic
         if fig is None or not any(ax.has_data() for ax in fig.axes):
             missing[title] = "no trials with data for this plot yet"
             continue
-        made[title] = save_png(fig, folder / f"study_{i}_{_slug(title)}.png", DPI)
+        made[title] = save_png(fig, folder / f"study_{i}_{_slug(title)}.png")
     curves = learning_curves(study, folder / "study_learning_curves.png")
     if curves is not None:
         made["Learning curves"] = curves
@@ -116,12 +115,12 @@ def optimization_history(study: optuna.Study, name: str, target: Target | None =
     if not trials:
         raise ValueError("no complete trial yet")
     numbers = np.array([t.number for t in trials])
-    maximize = target is None and study.direction == optuna.study.StudyDirection.MAXIMIZE
-    best = np.maximum.accumulate(values) if maximize else np.minimum.accumulate(values)
     fig = Figure(figsize=NARROW)
     ax = fig.add_subplot()
     ax.scatter(numbers, values, s=14, color="tab:blue", label=name)
     if target is None:  # the best so far of one objective among several is not a front
+        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+        best = np.maximum.accumulate(values) if maximize else np.minimum.accumulate(values)
         ax.step(numbers, best, where="post", color="tab:red", label="best value")
     ax.set(xlabel="trial", ylabel=name, title="Optimization history")
     ax.grid(alpha=0.3)
@@ -302,7 +301,7 @@ def learning_curves(study: optuna.Study, path: Path) -> Path | None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.12, top=0.9)
-    return save_png(fig, path, DPI)
+    return save_png(fig, path)
 
 
 def _curve(trial: FrozenTrial) -> np.ndarray:
