@@ -12,9 +12,14 @@ import pytest
 import torch
 import yaml
 
+from pydantic import TypeAdapter
+
 from float64_runs import float64_trainer
+from tuneforge.config.schema import OptimizerConfig
 from tuneforge.engine.module import ModuleTrainer
-from tuneforge.recipe import OPTIMIZERS
+from tuneforge.recipe import OPTIMIZERS, make_optimizer
+
+OPTIMIZER = TypeAdapter(OptimizerConfig)
 
 BASE = ["data.source=diabetes", "model.kind=linear", "data.split.val=0", "train.checkpoint_every=0"]
 
@@ -170,3 +175,23 @@ def test_mini_batches_are_seeded_shuffles_stepping_on_each_slice(batch_size):
             steps += 1
     np.testing.assert_allclose(theta(trainer), th, rtol=1e-10, atol=1e-12)
     assert trainer.step == steps == epochs * -(-len(y) // batch_size)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_the_fused_kernel_is_used_where_torch_has_one(name):
+    # fused: one kernel per parameter instead of a loop of elementwise ops (the textbook tests
+    # above hold for it); RMSprop has none in torch, so it keeps the loop.
+    cfg = OPTIMIZER.validate_python({"name": name})
+    params = [torch.nn.Parameter(torch.randn(3, 2))]
+    assert bool(make_optimizer(cfg, params).defaults.get("fused")) is (name != "rmsprop")
+
+
+def test_parameters_the_fused_kernel_refuses_fall_back_to_the_loop():
+    # complex parameters are not floating point: torch's fused Adam refuses them at the first step
+    cfg = OPTIMIZER.validate_python({"name": "adam", "lr": 0.1})
+    weight = torch.nn.Parameter(torch.ones(2, dtype=torch.complex64))
+    optimizer = make_optimizer(cfg, iter([weight]))  # an iterator, as model.parameters() is
+    assert not optimizer.defaults.get("fused")
+    (weight.abs() ** 2).sum().backward()
+    optimizer.step()
+    assert weight.abs().max() < 1  # it trained: |w|² shrinks towards 0
