@@ -108,6 +108,7 @@ class ModuleTrainer:
         groups = getattr(model, "param_groups", None)
         params = groups(cfg.optimizer.lr) if callable(groups) else model.parameters()
         self.optimizer = make_optimizer(cfg.optimizer, params)
+        self.trained = [p for group in self.optimizer.param_groups for p in group["params"]]
         # train.distributed.sync local_sgd: own steps per rank, weights averaged every period
         self.local_sgd = None
         if cfg.distributed.sync == "local_sgd":  # torch.distributed.optim costs ~0.5 s: on use only
@@ -216,7 +217,10 @@ class ModuleTrainer:
                 soft_threshold_(self.penalized, self.optimizer.param_groups[0]["lr"] * self.prox_l1)
             if probing:
                 self.probe.after_step(self.step)
-            optimizer.zero_grad(set_to_none=True)
+            # What optimizer.zero_grad(set_to_none=True) does, without its per-call wrappers
+            # (torch._dynamo's disable and a profiler range): ~8% of a small model's step.
+            for param in self.trained:
+                param.grad = None
             self.step += 1
             if self.step == self.recipe.total_steps:
                 break  # train.max_steps ends this epoch here
