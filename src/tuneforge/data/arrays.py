@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.preprocessing import LabelEncoder
 
 from tuneforge.data.prep import Encoder, fit_encoder
 from tuneforge.errors import DataError
@@ -65,6 +64,8 @@ def from_arrays(
     if encoder is None:
         encoder = fit_encoder(x, y, rows["train"], task, [], None, standardize, standardize_target)
         if task == "classification":
+            from sklearn.preprocessing import LabelEncoder
+
             # Fitted on numpy labels, not the pandas Series, so classes keep y's dtype ("<U3").
             encoder.labels = LabelEncoder().fit(labels if classes is None else np.asarray(classes))
     features = encoder.transform(x, "X")

@@ -9,19 +9,20 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import LabelEncoder, OneHotEncoder, StandardScaler
 
 from tuneforge.config.transforms import PrepConfig
 from tuneforge.data.checks import to_numeric
-from tuneforge.data.reduce import fit_prep
 from tuneforge.data.rows import as_rows, scale
 from tuneforge.errors import DataError
+
+if TYPE_CHECKING:  # imported where an encoder is fitted: reading one (predict) needs none of it
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import LabelEncoder, StandardScaler
 
 
 @dataclass
@@ -175,6 +176,13 @@ def fit_encoder(
     ``prep`` (``data.prep``) adds polynomial/select/pca steps, fitted on the same rows; ``seed``
     seeds the randomized ones (mutual information, forest importances).
     """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import LabelEncoder, OneHotEncoder, StandardScaler
+
+    from tuneforge.data.reduce import fit_prep
+
     numeric = [c for c in frame.columns if c not in categorical]
     num_steps = ([SimpleImputer(strategy=impute)] if impute else []) + (
         [StandardScaler()] if standardize else []

@@ -6,10 +6,14 @@ that scales new rows at prediction time, so neither imports the other for them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from sklearn.preprocessing import StandardScaler
 
 from tuneforge.errors import DataError
+
+if TYPE_CHECKING:
+    from sklearn.preprocessing import StandardScaler
 
 TOKEN_PAD = -1  # token ids after a sequence's length
 
@@ -64,6 +68,8 @@ def fit_scaler(x: np.ndarray, train_rows: np.ndarray, layout: str) -> StandardSc
     """Per-channel (image) / per-feature (sequence) mean and std of the training rows."""
     if np.issubdtype(x.dtype, np.integer):
         return None  # token ids are not scaled
+    from sklearn.preprocessing import StandardScaler
+
     values = channels_last(x[train_rows], layout)
     return StandardScaler().fit(values.reshape(-1, values.shape[-1]))  # NaN padding is ignored
 

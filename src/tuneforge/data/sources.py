@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn import datasets
 
 from tuneforge.data.checks import check_features_exclude_target
 from tuneforge.errors import DataError
@@ -36,9 +35,14 @@ def linear_source(n: int = 500, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]
     return pd.DataFrame({"x": x}), pd.Series(y, name="y")
 
 
-def _sklearn_source(loader: Callable) -> Callable[[], tuple[pd.DataFrame, pd.Series]]:
+def _sklearn_source(loader: str) -> Callable[[], tuple[pd.DataFrame, pd.Series]]:
+    """``sklearn.datasets.<loader>`` as (features, target); scikit-learn is imported when a
+    built-in set is read, not by every command that only names the table (``predict``)."""
+
     def load() -> tuple[pd.DataFrame, pd.Series]:
-        bunch = loader(as_frame=True)
+        from sklearn import datasets
+
+        bunch = getattr(datasets, loader)(as_frame=True)
         return bunch.data, bunch.target
 
     return load
@@ -47,11 +51,11 @@ def _sklearn_source(loader: Callable) -> Callable[[], tuple[pd.DataFrame, pd.Ser
 #: Built-in sources by name, with their task. None of them downloads anything.
 BUILTIN: dict[str, tuple[Callable[[], tuple[pd.DataFrame, pd.Series]], str]] = {
     "linear": (linear_source, "regression"),
-    "digits": (_sklearn_source(datasets.load_digits), "classification"),
-    "breast_cancer": (_sklearn_source(datasets.load_breast_cancer), "classification"),
-    "wine": (_sklearn_source(datasets.load_wine), "classification"),
-    "iris": (_sklearn_source(datasets.load_iris), "classification"),
-    "diabetes": (_sklearn_source(datasets.load_diabetes), "regression"),
+    "digits": (_sklearn_source("load_digits"), "classification"),
+    "breast_cancer": (_sklearn_source("load_breast_cancer"), "classification"),
+    "wine": (_sklearn_source("load_wine"), "classification"),
+    "iris": (_sklearn_source("load_iris"), "classification"),
+    "diabetes": (_sklearn_source("load_diabetes"), "regression"),
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from tuneforge.errors import DataError
 
@@ -41,8 +40,12 @@ def kfold(y: np.ndarray, task: str, folds: int, seed: int) -> list[tuple[np.ndar
         smallest = int(np.bincount(np.unique(y, return_inverse=True)[1]).min())
         if smallest < folds:
             raise DataError(f"data.folds: {folds} folds but the rarest class has {smallest} rows")
+        from sklearn.model_selection import StratifiedKFold
+
         splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     else:
+        from sklearn.model_selection import KFold
+
         splitter = KFold(folds, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(y)), y))
 
@@ -54,6 +57,8 @@ def _split(rows: np.ndarray, y: np.ndarray, task: str, count: int, seed: int):
         plural = "" if len(rows) == 1 else "s"
         raise DataError(f"data.split: too few rows to split ({len(rows)} sample{plural}, "
                         f"{count} to hold out)")  # fmt: skip
+    from sklearn.model_selection import train_test_split
+
     stratify = y if task == "classification" else None
     try:
         return train_test_split(rows, test_size=count, random_state=seed, stratify=stratify)

@@ -20,8 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn import datasets
-from sklearn.preprocessing import LabelEncoder
 
 from tuneforge.config.schema import DataConfig
 from tuneforge.data.prep import Encoder
@@ -59,7 +57,9 @@ def sine_source(n: int = 1000, length: int = 20, seed: int = 0) -> tuple[np.ndar
 
 def digits_images() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's digits as ``[N, 8, 8]`` pixel values 0..16."""
-    bunch = datasets.load_digits()
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
     return bunch.images.astype(np.float32), bunch.target
 
 
@@ -157,6 +157,8 @@ def read_image_folder(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, np
 
 def fit_array_encoder(src: ArraySource, train_rows: np.ndarray, cfg: DataConfig):
     """The :class:`~tuneforge.data.prep.Encoder` of array data, fitted on ``train_rows`` only."""
+    from sklearn.preprocessing import LabelEncoder
+
     scaler = fit_scaler(src.x, train_rows, cfg.shape) if cfg.standardize else None
     if src.task == "classification":
         return Encoder(scaler, LabelEncoder().fit(src.target), layout=cfg.shape,

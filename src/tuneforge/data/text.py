@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.preprocessing import LabelEncoder
 
 from tuneforge.data.prep import Encoder
 from tuneforge.errors import ConfigError, DataError
@@ -72,6 +71,8 @@ def fit_text_encoder(table, rows: dict[str, np.ndarray], cfg) -> TextEncoder:
     """Class labels (whole column) or the target's mean and scale (training rows only)."""
     labels, mean, std = None, 0.0, 1.0
     if table.task == "classification":
+        from sklearn.preprocessing import LabelEncoder
+
         labels = LabelEncoder().fit(table.target)
     elif cfg.standardize_target:
         values = table.target.iloc[rows["train"]].to_numpy(dtype=np.float64)

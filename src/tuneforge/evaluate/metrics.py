@@ -12,8 +12,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from scipy.special import log_expit, log_softmax
-from sklearn import metrics as skm
 
 #: Metrics where larger is better; every other metric (losses, errors) is minimized.
 MAXIMIZED = {"accuracy", "f1", "roc_auc", "r2"}
@@ -92,12 +90,13 @@ def log_loss_from_log_proba(log_proba: np.ndarray, y: np.ndarray) -> float:
     return float(-log_proba[np.arange(len(y)), np.asarray(y, dtype=np.int64)].mean())
 
 
-#: The regression scores, by scikit-learn: ``(truth, guess, multioutput) -> float or array``.
+#: The regression scores, by scikit-learn's function names:
+#: ``(truth, guess, multioutput) -> float or array``.
 REGRESSION_SCORES = {
-    "mse": skm.mean_squared_error,
-    "rmse": skm.root_mean_squared_error,
-    "mae": skm.mean_absolute_error,
-    "r2": skm.r2_score,
+    "mse": "mean_squared_error",
+    "rmse": "root_mean_squared_error",
+    "mae": "mean_absolute_error",
+    "r2": "r2_score",
 }
 
 
@@ -105,10 +104,13 @@ def final_regression_metrics(pred: np.ndarray, y: np.ndarray, mean, std,
                              targets: Sequence[str] = ()) -> dict:  # fmt: skip
     """MSE, RMSE, MAE and R² in the target's units; with several ``targets``, each target's as
     ``rmse/<target>``... beside their unweighted means."""
+    from sklearn import metrics as skm  # scikit-learn and scipy: imported where scores are made
+
     guess = pred * np.asarray(std) + np.asarray(mean) if targets else pred[:, 0] * std + mean
     truth = y * np.asarray(std) + np.asarray(mean)
-    scores = {name: float(fn(truth, guess)) for name, fn in REGRESSION_SCORES.items()}
-    for name, fn in REGRESSION_SCORES.items() if targets else ():
+    functions = {name: getattr(skm, fn) for name, fn in REGRESSION_SCORES.items()}
+    scores = {name: float(fn(truth, guess)) for name, fn in functions.items()}
+    for name, fn in functions.items() if targets else ():
         each = fn(truth, guess, multioutput="raw_values")
         scores |= {f"{name}/{target}": float(v) for target, v in zip(targets, each, strict=True)}
     return scores
@@ -125,6 +127,9 @@ def final_metrics(pred: np.ndarray, y: np.ndarray, task: str, mean=0.0, std=1.0,
         return {}
     if task == "regression":
         return final_regression_metrics(pred, y, mean, std, targets)
+    from scipy.special import log_expit, log_softmax
+    from sklearn import metrics as skm
+
     logits = pred.astype(np.float64)
     if logits.shape[1] == 1:  # one logit z: log P(class 1) = log sigmoid(z), log P(0) = log sigmoid(-z)
         log_proba = np.stack([log_expit(-logits[:, 0]), log_expit(logits[:, 0])], axis=1)

@@ -3,8 +3,9 @@
 A scorer name (``balanced_accuracy``, ``matthews_corrcoef``, ``roc_auc_ovr``,
 ``neg_mean_absolute_percentage_error``...) is scored by scikit-learn's own scorer object, so its
 sign, keyword arguments and response method (labels, probabilities or decision values) are
-scikit-learn's: :class:`_Outputs` is a stand-in estimator that hands the scorer the model's
-outputs. Scorers are greater-is-better, so each one is maximized as a tuning objective.
+scikit-learn's: :class:`~tuneforge.evaluate.stand_in.Outputs` is a stand-in estimator that
+hands the scorer the model's outputs. scikit-learn is imported where a score is made or a name
+checked, not by every command that imports this module. Scorers are greater-is-better, so each one is maximized as a tuning objective.
 
 A ``module:function`` is called as ``fn(y_true, y_pred)`` -> float: class indices (0..C-1, in
 the order of the sorted labels) for classification, values in the target's units for
@@ -18,8 +19,6 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.metrics import get_scorer, get_scorer_names
 
 from tuneforge.errors import ConfigError
 from tuneforge.usercode import describe, is_spec, load
@@ -35,6 +34,8 @@ def metric_name(entry: str) -> str:
 
 @cache
 def scorer_names() -> frozenset[str]:
+    from sklearn.metrics import get_scorer_names
+
     return frozenset(get_scorer_names())
 
 
@@ -56,7 +57,9 @@ def check_metrics(entries: list[str]) -> None:
 def extra_scores(entries: list[str], pred: np.ndarray, y: np.ndarray, task: str,
                  mean: float = 0.0, std: float = 1.0) -> dict[str, float]:  # fmt: skip
     """The ``train.metrics`` scores of one part from the model's raw outputs ``pred``."""
-    kind = _ClassOutputs if task == "classification" else _ValueOutputs
+    from tuneforge.evaluate.stand_in import ClassOutputs, ValueOutputs
+
+    kind = ClassOutputs if task == "classification" else ValueOutputs
     outputs = kind(pred, task, mean, std)
     truth = y * np.asarray(std) + np.asarray(mean) if task == "regression" else y
     rows = np.arange(len(y))[:, None]  # the stand-in estimator's "X": row positions
@@ -69,7 +72,9 @@ def extra_scores(entries: list[str], pred: np.ndarray, y: np.ndarray, task: str,
     return scores
 
 
-def _score(name: str, outputs: _Outputs, rows: np.ndarray, truth: np.ndarray) -> float:
+def _score(name: str, outputs, rows: np.ndarray, truth: np.ndarray) -> float:
+    from sklearn.metrics import get_scorer
+
     try:
         return float(get_scorer(name)(outputs, rows, truth))
     except ValueError as exc:  # e.g. roc_auc on a part missing a class: not a number here
@@ -91,41 +96,3 @@ def _call(spec: str, truth: np.ndarray, guess: np.ndarray, i: int) -> float:
     except (TypeError, ValueError):
         raise ConfigError(f"train.metrics.{i}: {describe(spec)} returned a "
                           f"{type(value).__name__}; expected one number") from None  # fmt: skip
-
-
-class _Outputs(BaseEstimator):
-    """A fitted-looking estimator whose answers for rows ``i`` are the model's outputs ``pred[i]``."""
-
-    def __init__(self, pred: np.ndarray, task: str, mean: float, std: float):
-        self.pred, self.task, self.mean, self.std = pred, task, mean, std
-        if task == "classification":
-            self.classes_ = np.arange(max(2, pred.shape[1]))
-
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        out = self.pred[rows[:, 0]]
-        if self.task == "regression":  # one column per target when there are several
-            return out[:, 0] * self.std + self.mean if out.shape[1] == 1 else (
-                out * np.asarray(self.std) + np.asarray(self.mean))  # fmt: skip
-        return (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else out.argmax(1)
-
-    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
-        out = self.pred[rows[:, 0]]
-        if out.shape[1] == 1:  # one logit: P(class 1) = sigmoid
-            p1 = 1 / (1 + np.exp(-out[:, 0]))
-            return np.stack([1 - p1, p1], axis=1)
-        shifted = np.exp(out - out.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
-
-    def decision_function(self, rows: np.ndarray) -> np.ndarray:
-        out = self.pred[rows[:, 0]]
-        if out.shape[1] == 1:
-            return out[:, 0]
-        return out[:, 1] - out[:, 0] if out.shape[1] == 2 else out
-
-
-class _ClassOutputs(ClassifierMixin, _Outputs):
-    pass
-
-
-class _ValueOutputs(RegressorMixin, _Outputs):
-    pass
