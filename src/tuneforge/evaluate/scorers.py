@@ -4,8 +4,9 @@ A scorer name (``balanced_accuracy``, ``matthews_corrcoef``, ``roc_auc_ovr``,
 ``neg_mean_absolute_percentage_error``...) is scored by scikit-learn's own scorer object, so its
 sign, keyword arguments and response method (labels, probabilities or decision values) are
 scikit-learn's: :class:`~tuneforge.evaluate.stand_in.Outputs` is a stand-in estimator that
-hands the scorer the model's outputs. scikit-learn is imported where a score is made or a name
-checked, not by every command that imports this module. Scorers are greater-is-better, so each one is maximized as a tuning objective.
+hands the scorer the model's outputs. Scorers are greater-is-better, so each one is maximized as
+a tuning objective. scikit-learn is imported where a score is made or a name is checked, not by
+every command that imports this module (``predict`` on rows without a target scores nothing).
 
 A ``module:function`` is called as ``fn(y_true, y_pred)`` -> float: class indices (0..C-1, in
 the order of the sorted labels) for classification, values in the target's units for
@@ -17,11 +18,15 @@ Each score is reported under its name (a function's attribute name: ``val/macro_
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tuneforge.errors import ConfigError
 from tuneforge.usercode import describe, is_spec, load
+
+if TYPE_CHECKING:
+    from tuneforge.evaluate.stand_in import Outputs
 
 #: Scores every run reports already (evaluate/metrics.py); listing one again is an error.
 BUILT_IN = {"loss", "accuracy", "f1", "log_loss", "roc_auc", "mse", "rmse", "mae", "r2"}
@@ -72,7 +77,7 @@ def extra_scores(entries: list[str], pred: np.ndarray, y: np.ndarray, task: str,
     return scores
 
 
-def _score(name: str, outputs, rows: np.ndarray, truth: np.ndarray) -> float:
+def _score(name: str, outputs: Outputs, rows: np.ndarray, truth: np.ndarray) -> float:
     from sklearn.metrics import get_scorer
 
     try:
