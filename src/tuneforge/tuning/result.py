@@ -15,6 +15,7 @@ import json
 import math
 import os
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,18 +106,38 @@ def claim_folder(study: Study, folder: Path) -> Path:
 
     Studies sharing the default name (``<source>-<kind>``) in different storages would otherwise
     overwrite each other's ``best.yaml`` and ``best/`` run; tuneforge never overwrites a run.
+    Workers of one study finish together and claim the same folder at once: the owner file
+    appears whole or not at all (:func:`_create_whole`), so none reads it half-written.
     """
     identity, n, candidate = study_identity(study), 1, folder
     while True:
         owner = candidate / OWNER_FILE
-        if owner.is_file() and json.loads(owner.read_text()).get("study") == identity:
-            return candidate
         if not owner.is_file() and not (candidate / "best.yaml").exists():
             candidate.mkdir(parents=True, exist_ok=True)
-            owner.write_text(json.dumps({"study": identity}) + "\n")
+            _create_whole(owner, json.dumps({"study": identity}) + "\n")
+        if owner.is_file() and json.loads(owner.read_text()).get("study") == identity:
             return candidate
         n += 1
         candidate = folder.with_name(f"{folder.name}-{n}")
+
+
+def _create_whole(path: Path, text: str) -> None:
+    """Create ``path`` holding ``text``, atomically; leave it as it is if it exists already.
+
+    Written to a private file, then hard-linked into place: the link exists only once the text
+    is complete, and it fails if another process created ``path`` first (first claim wins).
+    Where a file system has no hard links, ``os.replace`` keeps the write atomic.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    tmp.write_text(text)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    except OSError:  # no hard links here
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_best(study: Study, path: Path) -> Path:
