@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from pydantic import TypeAdapter
 
 from float64_runs import float64_trainer

@@ -27,8 +27,8 @@ def optimizer_kwargs(cfg) -> dict[str, Any]:
 #: Optimizers torch has a fused kernel for (``fused=True``: one pass per parameter instead of
 #: a loop of elementwise ops). On a CPU that is ~25% of a small model's whole fit (iris and
 #: digits with the estimators' defaults, one thread: 0.30 -> 0.23 s and 0.62 -> 0.46 s), the
-#: same arithmetic as the loop up to float rounding, and the kernel the cohort engine steps each
-#: member with on a CPU (so a lone run and its cohort member now share it).
+#: same arithmetic as the loop up to float rounding. For Adam and AdamW it is also the kernel the
+#: cohort engine steps each member with on a CPU, so a lone run and its cohort member share it.
 FUSED = frozenset({"sgd", "adam", "adamw", "adagrad"})
 
 

@@ -41,7 +41,7 @@ def save_png(fig: Figure, path: Path, dpi: float = DPI) -> Path:
 
     One draw, then the font sizes, then the pixels: ``savefig`` after reading the fonts drew
     twice over (reading them first made matplotlib create every tick's artists only for the
-    draw to make them again), ~15% of a study report's plotting time. This is what
+    draw to make them again): the wine study's PNGs 1.00 -> 0.84 s. This is what
     ``savefig(format="png")`` does on the Agg canvas (draw, then ``imsave`` of its buffer).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
