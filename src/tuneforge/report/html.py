@@ -9,6 +9,7 @@ under ``plots/`` too, and return the path of ``report.html``. Everything shown i
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import os
@@ -23,15 +24,18 @@ import yaml
 from tuneforge.config import load_config
 from tuneforge.errors import DataError
 from tuneforge.evaluate.metrics import direction
-from tuneforge.report.plots import FONT_KEY, run_plots
 
 if TYPE_CHECKING:
     import optuna
 
 # A run's report needs no Optuna: the study helpers (report/study.py, study_plots.py) are
-# imported inside the study functions, so `tuneforge train` skips them.
+# imported inside the study functions, so `tuneforge train` skips them. A study's report needs
+# no matplotlib (the page draws its plots): the run's plots (report/plots.py) are imported
+# inside the run functions.
 
 TEMPLATES = Path(__file__).parent / "templates"
+#: Chart.js, vendored (vendor/README.md): draws the study report's plots in the page
+CHART_JS = Path(__file__).parent / "vendor" / "chart.umd.min.js"
 
 
 def _number(value) -> str:
@@ -60,10 +64,24 @@ def _plot(title: str, path: Path, wide: bool = False) -> dict:
     """An image for the template, with the smallest font its PNG recorded (pixels)."""
     from PIL import Image
 
+    from tuneforge.report.plots import FONT_KEY
+
     with Image.open(path) as image:
         font = image.text.get(FONT_KEY) if hasattr(image, "text") else None
-    return {"title": title, "src": _image(path), "file": path.name, "wide": wide,
+    return {"title": title, "src": _image(path), "file": path.name, "wide": wide, "kind": "image",
             "font": float(font) if font else None}  # fmt: skip
+
+
+def _script(code: str) -> dict:
+    """An inline script and the Content-Security-Policy source that lets it run: the page runs
+    no script but those whose SHA-256 it names (no 'unsafe-inline')."""
+    digest = base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode("ascii")
+    return {"code": code, "csp": f"'sha256-{digest}'"}
+
+
+def _json_block(data) -> str:
+    """JSON for a ``<script type="application/json">`` element: no ``<`` can end it early."""
+    return json.dumps(data, allow_nan=False).replace("<", "\\u003c")
 
 
 def _render(template: str, out: Path, **context) -> Path:
@@ -112,6 +130,8 @@ def write_report(run_dir: str | Path) -> Path:
     summary = json.loads((folder / "summary.json").read_text())
     history = read_history(folder)
     lr_find = _lr_find(folder)
+    from tuneforge.report.plots import run_plots
+
     plots = run_plots(history, summary, cfg, folder / "plots", lr_find)
     diagnosis = summary.get("diagnosis") or {}
     return _render(
@@ -188,13 +208,24 @@ def best_seed_spread(best) -> tuple[list[int], list[dict]]:
 
 
 def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
-    """Write ``folder/report.html`` (and ``folder/plots/*.png``) for an Optuna study."""
+    """Write ``folder/report.html`` for an Optuna study: its plots are numbers in the page, drawn
+    there by Chart.js (the Pareto front of 3+ objectives is a PNG, ``folder/plots``)."""
     from tuneforge.report import study as study_info
-    from tuneforge.report.study_plots import is_wide, study_plots
+    from tuneforge.report.study_plots import study_plots
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     made, missing = study_plots(study, folder / "plots")
+    figures, charts = [], {}
+    for i, plot in enumerate(made, 1):
+        if plot["kind"] == "image":
+            figures.append(_plot(plot["title"], plot["path"], wide=plot["wide"]))
+        else:
+            figures.append({"title": plot["title"], "wide": plot["wide"], "kind": plot["kind"],
+                            "id": f"chart-{i}"})  # fmt: skip
+            charts[f"chart-{i}"] = {k: v for k, v in plot.items() if k not in ("title", "wide")}
+    scripts = [_script(CHART_JS.read_text(encoding="utf-8")),
+               _script((TEMPLATES / "study_plots.js").read_text(encoding="utf-8"))] if charts else []  # fmt: skip
     params, rows = trial_rows(study)
     config, best = study_info.best_config(study)
     seeds, spread = best_seed_spread(best)
@@ -207,7 +238,6 @@ def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
         params=params, rows=rows, best=best, seeds=seeds, spread=spread,
         tuned=study_info.tuned_keys(study, best),
         best_config=yaml.safe_dump(config, sort_keys=False) if config is not None else None,
-        plots=[_plot(t, p, wide=is_wide(t)) for t, p in made.items()],
-        missing=missing,
+        plots=figures, missing=missing, plot_data=_json_block(charts), scripts=scripts,
     )  # fmt: skip
 
