@@ -1,4 +1,5 @@
-"""Reports: plots (matplotlib, Optuna's), self-contained HTML, trackers, the dashboard launcher.
+"""Reports: a run's plots (matplotlib), a study's (drawn in the page), self-contained HTML,
+trackers, the dashboard launcher.
 
 The writers are imported on first use, so ``import tuneforge`` does not pay for matplotlib.
 """
@@ -18,7 +19,7 @@ def write_report(run_dir: str | Path) -> Path:
 
 
 def write_study_report(study, folder: str | Path) -> Path:
-    """Write ``folder/report.html`` and ``folder/plots/`` for an ``optuna.Study``; returns the page."""
+    """Write ``folder/report.html`` for an ``optuna.Study`` (its plots drawn in the page); returns it."""
     from tuneforge.report.html import write_study_report as write
 
     return write(study, folder)

@@ -1,9 +1,10 @@
 """Self-contained HTML reports (jinja2): one file, images inlined, no network requests.
 
-``write_report(run_dir)`` reads what :func:`tuneforge.train` left in a run directory;
-``write_study_report(study, folder)`` takes a plain ``optuna.Study``. Both write their PNGs
-under ``plots/`` too, and return the path of ``report.html``. Everything shown is escaped
-(autoescape), and the page's Content-Security-Policy allows no request to anywhere.
+``write_report(run_dir)`` reads what :func:`tuneforge.train` left in a run directory and writes
+its PNGs under ``plots/`` too; ``write_study_report(study, folder)`` takes a plain
+``optuna.Study`` and embeds its plots' numbers, which the page draws (Chart.js, inlined). Both
+return the path of ``report.html``. Everything shown is escaped (autoescape), and the page's
+Content-Security-Policy allows no request to anywhere and no script but the page's own.
 """
 
 from __future__ import annotations
