@@ -58,8 +58,8 @@ def open_page(browser, page_file: Path, screenshot: str) -> dict:
     return seen
 
 
-#: Each canvas: its label, what Chart.js drew on it (points per dataset), its width on screen, and
-#: the share of its pixels that are painted.
+#: Each canvas: its label, what Chart.js drew on it (points per dataset, the x axis's labels), its
+#: width on screen, and the share of its pixels that are painted.
 CHARTS = """Array.from(document.querySelectorAll("canvas")).map(c => {
   const chart = typeof Chart === "undefined" ? undefined : Chart.getChart(c);
   const pixels = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
@@ -67,6 +67,7 @@ CHARTS = """Array.from(document.querySelectorAll("canvas")).map(c => {
   for (let i = 3; i < pixels.length; i += 4) painted += pixels[i] > 0;
   return {label: c.getAttribute("aria-label"), kind: c.dataset.kind,
           points: chart ? chart.data.datasets.map(d => d.data.length) : null,
+          xticks: chart ? chart.scales.x.ticks.map(t => t.label).filter(l => l !== "") : null,
           width: c.getBoundingClientRect().width, painted: painted / (c.width * c.height)};
 })"""
 
@@ -119,6 +120,9 @@ def test_study_report_in_chromium(browser, study_url, tmp_path):
     assert charts["Optimization history"]["points"] == [len(complete), len(complete)]  # trials, best so far
     assert charts["Parallel coordinates"]["points"] == [len(study.best_trial.params) + 1] * len(complete)
     assert charts["Parameter importance"]["points"] == [3]
+    names = ["val/loss", *sorted(study.best_trial.params)]  # one labelled axis per name
+    assert charts["Parallel coordinates"]["xticks"] == [name.split(".") for name in names]
+    assert charts["Slice: model.hidden"]["xticks"] == ["[64]", "[128]"]  # the choices, in order
     reported = [t for t in study.trials if t.intermediate_values]
     assert charts["Learning curves"]["points"][1:] == [6] * 5  # the top five, six epochs each
     every = sum(len(t.intermediate_values) + 1 for t in reported)  # each trial's epochs and a gap

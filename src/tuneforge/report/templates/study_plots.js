@@ -90,11 +90,14 @@
         });
         ctx.restore();
       }};
-      const label = (v) => { const name = p.axes[v]; if (name === undefined) return "";
-                             const cut = name.lastIndexOf("."); return cut < 0 ? name : [name.slice(0, cut), name.slice(cut + 1)]; };
+      // a dotted key on one line per part ("train", "optimizer", "lr"): many axes side by side
+      // keep their names apart, unrotated
+      const label = (v) => (p.axes[v] === undefined ? "" : p.axes[v].split("."));
       return {type: "line", data: {datasets: sets}, plugins: [ends],
-              options: {scales: {x: {type: "linear", min: -0.3, max: p.axes.length - 0.7,
-                                     ticks: {stepSize: 1, callback: label}, grid: {display: false}},
+              options: {scales: {x: {type: "linear", min: -0.5, max: p.axes.length - 0.5,
+                                     afterBuildTicks: (scale) => { scale.ticks = p.axes.map((_, i) => ({value: i})); },
+                                     ticks: {callback: label, maxRotation: 0, autoSkip: false},
+                                     grid: {display: false}},
                                  y: {min: -0.15, max: 1.15, display: false}},
                         plugins: {subtitle: subtitle(`a line per complete trial, coloured by ${p.name}: ` +
                                                    `dark ${num(lo)}, yellow ${num(hi)}`),
