@@ -51,6 +51,7 @@ def open_page(browser, page_file: Path, screenshot: str) -> dict:
     seen["sections"] = page.evaluate("Array.from(document.querySelectorAll('section[id], h3[id]'))"
                                      ".map(s => s.id)")  # fmt: skip
     seen["title"] = page.title()
+    seen["page_width"] = page.evaluate("document.documentElement.scrollWidth")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
     page.close()
@@ -142,6 +143,18 @@ def test_a_two_objective_front_in_chromium(browser, tmp_path):
     front = next(c for c in seen["charts"] if c["label"] == "Pareto front")
     assert sum(front["points"]) == 12 and front["points"][1] == len(study.best_trials)
     assert front["painted"] > 0.02
+
+
+def test_a_study_with_many_keys_fits_the_window(browser, tmp_path):
+    """Eight long dotted keys: the top-trials table scrolls inside the page, and the parallel
+    coordinates name every axis."""
+    keys = [f"train.regularization.key_number_{i}" for i in range(8)]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: sum(t.suggest_float(k, 0, 1) for k in keys), n_trials=6)
+    seen = open_page(browser, write_study_report(study, tmp_path), "report-many-keys.png")
+    assert seen["errors"] == [] and seen["page_width"] <= 1200
+    parallel = next(c for c in seen["charts"] if c["label"] == "Parallel coordinates")
+    assert parallel["xticks"] == [["value"], *(k.split(".") for k in keys)]  # Optuna's name for it
 
 
 def test_the_legibility_check_flags_a_shrunken_plot():
