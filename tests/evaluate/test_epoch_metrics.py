@@ -8,7 +8,13 @@ import torch
 import torch.nn.functional as F
 from sklearn import metrics as skm
 
-from tuneforge.evaluate.metrics import direction, epoch_metrics, final_metrics, mode
+from tuneforge.evaluate.metrics import (
+    accuracy_and_macro_f1,
+    direction,
+    epoch_metrics,
+    final_metrics,
+    mode,
+)
 
 N = 300
 
@@ -94,6 +100,27 @@ def test_regression_metrics_equal_sklearn_in_the_targets_units_with_member_dims(
     assert float(got["r2"][2]) < 0 < float(got["r2"][0])  # a member worse than the mean
     for name in single:
         assert float(single[name]) == pytest.approx(float(got[name][2]), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_final_accuracy_and_macro_f1_equal_sklearn(seed):
+    """Random labels and guesses over 2-12 classes, some classes only in the truth, some only
+    in the guesses, some nowhere; labels as ints or floats."""
+    rng = np.random.default_rng(seed)
+    classes = int(rng.integers(2, 13))
+    y = rng.choice(classes, size=int(rng.integers(5, 400)), p=rng.dirichlet(np.ones(classes) * 0.5))
+    guess = np.where(rng.random(len(y)) < 0.6, y, rng.integers(0, classes + 2, len(y)))  # 2 extra labels
+    if seed % 2:
+        y = y.astype(np.float64)
+    accuracy, f1 = accuracy_and_macro_f1(y, guess)
+    assert accuracy == pytest.approx(skm.accuracy_score(y, guess), abs=1e-15)
+    assert f1 == pytest.approx(skm.f1_score(y, guess, average="macro", zero_division=0), abs=1e-12)
+
+
+def test_final_f1_of_a_guess_that_is_never_right_is_zero_as_sklearn():
+    y, guess = np.array([0, 0, 1, 1]), np.array([1, 1, 2, 2])
+    assert accuracy_and_macro_f1(y, guess) == (0.0, 0.0)
+    assert skm.f1_score(y, guess, average="macro", zero_division=0) == 0.0
 
 
 def test_final_log_loss_is_the_mean_softmax_cross_entropy_of_the_logits():
