@@ -72,6 +72,13 @@ def member_hyperparameters(
     return dict(zip(HYPERPARAMETERS[family], table.unbind(1), strict=True))
 
 
+def _member_rows(tensors: Sequence[Tensor]) -> list[list[Tensor]]:
+    """Per member k, ``[t[k] for t in tensors]``: one ``unbind`` per tensor instead of an
+    indexing per member and tensor (a step of K members over P pieces made K·P Python views;
+    ~3% of a torch.func cohort's search, cProfile)."""
+    return [list(row) for row in zip(*(t.unbind(0) for t in tensors), strict=True)]
+
+
 def _per_member(value: Tensor, like: Tensor) -> Tensor:
     """``[K]`` -> ``[K, 1, ..., 1]`` to broadcast against ``like`` (``[K, ...]``)."""
     return value.view(-1, *([1] * (like.ndim - 1)))
@@ -276,16 +283,17 @@ class CohortAdam(CohortOptimizer):
 
     def fused_update(self, params, grads, lrs, members=None):
         state, steps = self.state, self.t.unbind(0)
-        highest = state.get("max_exp_avg_sq")
+        p_rows, g_rows = _member_rows(params), _member_rows(grads)
+        m_rows, v_rows = _member_rows(state["exp_avg"]), _member_rows(state["exp_avg_sq"])
+        highest = _member_rows(state["max_exp_avg_sq"]) if "max_exp_avg_sq" in state else None
         adam, adamw = fused_adam_kernels()
         for j, k in enumerate(range(len(lrs)) if members is None else members):
             lr, h = lrs[k], self.host[k]
             kernel = adamw if h["decoupled"] else adam
-            kernel([p[k] for p in params], [g[j] for g in grads],
-                   [m[k] for m in state["exp_avg"]], [v[k] for v in state["exp_avg_sq"]],
-                   [a[k] for a in highest] if h["amsgrad"] else [], [steps[k]] * len(params),
-                   lr=lr, beta1=h["beta1"], beta2=h["beta2"], weight_decay=h["weight_decay"],
-                   eps=h["eps"], amsgrad=bool(h["amsgrad"]), maximize=False)  # fmt: skip
+            kernel(p_rows[k], g_rows[j], m_rows[k], v_rows[k], highest[k] if h["amsgrad"] else [],
+                   [steps[k]] * len(params), lr=lr, beta1=h["beta1"], beta2=h["beta2"],
+                   weight_decay=h["weight_decay"], eps=h["eps"], amsgrad=bool(h["amsgrad"]),
+                   maximize=False)  # fmt: skip
 
     def init_state(self, params):
         state = {"exp_avg": [torch.zeros_like(p) for p in params],
