@@ -8,6 +8,7 @@ the final, authoritative scores in :func:`final_metrics`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -93,7 +94,7 @@ def accuracy_and_macro_f1(y: np.ndarray, guess: np.ndarray) -> tuple[float, floa
     labels, index = np.unique(np.concatenate([y, guess]), return_inverse=True)
     truth, said = index[: len(y)], index[len(y) :]
     right = truth == said
-    count = lambda index: np.bincount(index, minlength=len(labels))  # noqa: E731
+    count = functools.partial(np.bincount, minlength=len(labels))
     actual, predicted, hits = count(truth), count(said), count(truth[right])
     return float(right.mean()), float((2 * hits / (actual + predicted)).mean())
 
