@@ -59,6 +59,9 @@ def train_seeds(
         Path(out).mkdir(parents=True, exist_ok=True)
         (Path(out) / "seeds.json").write_text(json.dumps(summary, indent=2))
         if cfg.logging.report:
+            from tuneforge.report import preload
+
+            preload.wait()
             from tuneforge.report.html import write_seeds_report  # matplotlib: only when used
 
             write_seeds_report(out)

@@ -18,6 +18,7 @@ from tuneforge.engine.module import EpochCallback, ModuleTrainer
 from tuneforge.engine.setup import check_devices_per_rank, resolve_device, seed_everything
 from tuneforge.models import build_model, check_model
 from tuneforge.recipe import Recipe
+from tuneforge.report import preload
 from tuneforge.report.trackers import Trackers
 from tuneforge.run.checks import check_recipe
 from tuneforge.run.folder import MetricsWriter, Run, write_outputs
@@ -77,6 +78,8 @@ def train(
             data.encoder.save(folder / "encoder.skops")
             writers.append(MetricsWriter(folder / "metrics.jsonl", trainer.history))
     checkpoints = folder / "checkpoint" if folder is not None else None
+    if folder is not None and world.is_main and cfg.logging.report:
+        preload.start()  # the report's imports, while the model trains (report/preload.py)
     with trackers:
         result = trainer.fit([*writers, *trackers.callbacks, *callbacks], checkpoints)
         summary = summarize(cfg, data, recipe, model, result, time.perf_counter() - started)

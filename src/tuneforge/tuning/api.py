@@ -12,7 +12,7 @@ import torch
 
 from tuneforge.config import Config
 from tuneforge.engine.distributed import refuse_torchrun
-from tuneforge.report import write_study_report
+from tuneforge.report import preload, write_study_report
 from tuneforge.tuning.plan import StudyPlan, make_plan
 from tuneforge.tuning.result import Study, claim_folder, refit, write_best, write_best_run
 from tuneforge.tuning.runner import Runner
@@ -68,6 +68,7 @@ def run_plan(plan: StudyPlan, progress=None, log=logger.warning) -> Study:
     if plan.tune.workers > 1:
         threads = share_cores(plan.tune.workers)
         helpers = start_workers(plan.tune.workers, plan.raw, plan.source)
+    preload.start(preload.STUDY)  # what finish() writes the reports with, imported while the trials train
     try:
         runner = Runner(plan, optuna_study, progress=progress, log=log)
         interrupted = runner.run()
