@@ -127,6 +127,23 @@ def test_label_smoothing_comes_from_the_config():
     np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
+def test_per_member_label_smoothing_is_torchs_for_each_member_with_its_gradient():
+    from tuneforge.recipe.losses import member_smoothed_cross_entropy
+
+    gen = torch.Generator().manual_seed(3)
+    eps = torch.tensor([0.0, 0.05, 0.2], dtype=torch.float64)
+    pred = (torch.randn(3, N, CLASSES, generator=gen, dtype=torch.float64) * 3).requires_grad_()
+    y = torch.randint(CLASSES, (N,), generator=gen)
+    got = member_smoothed_cross_entropy(pred, y, eps)
+    (got * torch.arange(1.0, N + 1, dtype=torch.float64)).sum().backward()
+    for k in range(3):  # torch's own kernel, one member at a time
+        alone = pred.detach()[k].clone().requires_grad_()
+        want = torch.nn.functional.cross_entropy(alone, y, reduction="none", label_smoothing=float(eps[k]))
+        (want * torch.arange(1.0, N + 1, dtype=torch.float64)).sum().backward()
+        torch.testing.assert_close(got[k], want, rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(pred.grad[k], alone.grad, rtol=1e-12, atol=1e-14)
+
+
 def test_huber_delta_comes_from_the_config():
     gen = torch.Generator().manual_seed(3)
     reg = prepare(tuneforge.load_config(overrides=["data.source=diabetes"]).data)
