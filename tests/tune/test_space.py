@@ -168,3 +168,32 @@ def test_default_space_depends_on_the_model_kind_and_task():
     # Each default is valid against the default recipe of its kind.
     SearchSpace(mlp, {}, "default")
     SearchSpace(default_space("logistic", "classification"), {"model": {"kind": "logistic"}}, "default")
+
+
+def test_the_default_spaces_in_docs_tuning_md_are_the_codes():
+    """docs/tuning.md once listed `model.dropout` and `[256, 128]` in the MLP space long after
+    the code dropped them: each kind's row must name exactly its keys and choices."""
+    import re
+    from pathlib import Path
+
+    from tuneforge.tuning.space import DEFAULT_SPACES, FALLBACK_SPACE
+
+    page = (Path(__file__).parents[2] / "docs" / "tuning.md").read_text()
+    section = page.split("### Default spaces", 1)[1].split("\n#", 1)[0]
+    rows = dict(re.findall(r"^\| (`\w+`|every other kind) \| (.+) \|$", section, flags=re.M))
+    spaces = {f"`{kind}`": space for kind, space in DEFAULT_SPACES.items()}
+    spaces["every other kind"] = FALLBACK_SPACE
+    assert set(rows) == set(spaces)
+    for kind, space in spaces.items():
+        keys = re.findall(r"`([a-z_]+\.[a-z0-9_.]+)`", rows[kind])
+        assert keys == list(space), kind
+        for key, entry in space.items():
+            described = rows[kind].split(f"`{key}` ", 1)[1].split(", `", 1)[0]
+            if "choices" in entry:
+                assert described.split(" (")[0].split(" / ") == [
+                    str(c).replace("'", "") for c in entry["choices"]
+                ], (kind, key)
+            else:
+                low, high = described.split(" ")[0].split("..")
+                assert (float(low), float(high)) == (entry["low"], entry["high"]), (kind, key)
+                assert ("(log)" in described) == entry.get("log", False), (kind, key)
