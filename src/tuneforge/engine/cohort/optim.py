@@ -280,6 +280,9 @@ class CohortAdam(CohortOptimizer):
 
     family = "adam"
     fused_kernel = "adam"
+    #: what :meth:`_kept_rows` last made its row views of, and those views (replaced, never mutated)
+    _rows_of: list[Tensor] = []
+    _rows: tuple = ()
 
     def fused_update(self, params, grads, lrs, members=None):
         p_rows, m_rows, v_rows, highest, steps = self._kept_rows(params)
@@ -300,10 +303,10 @@ class CohortAdam(CohortOptimizer):
         state = self.state
         tensors = [*params, *state["exp_avg"], *state["exp_avg_sq"],
                    *state.get("max_exp_avg_sq", []), self.t]  # fmt: skip
-        key = [id(t) for t in tensors]  # the cached views keep these tensors (and ids) alive
-        if getattr(self, "_rows_key", None) != key:
+        kept = self._rows_of  # the tensors themselves, not their ids (a freed one's id is reused)
+        if len(kept) != len(tensors) or any(a is not b for a, b in zip(kept, tensors, strict=False)):
             highest = state.get("max_exp_avg_sq")
-            self._rows_key, self._rows = key, (
+            self._rows_of, self._rows = tensors, (
                 _member_rows(params), _member_rows(state["exp_avg"]),
                 _member_rows(state["exp_avg_sq"]), None if highest is None else _member_rows(highest),
                 self.t.unbind(0),
