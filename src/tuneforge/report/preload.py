@@ -6,11 +6,13 @@ Python bytecode under the GIL, so two imports side by side gain nothing (measure
 scikit-learn in two threads took as long as one after the other). But while a model trains, the
 main thread spends most of its time inside torch kernels, which release the GIL, so a thread
 can import meanwhile. Measured on the default study (one-off, 3 interleaved rounds, 2 cores):
-after the search 1.0-1.4 s -> 0.5-0.6 s, the search no slower.
+after the search 1.0-1.3 s -> 0.4-0.6 s, the search no slower.
 
-Only the main thread writes reports, and it calls :func:`wait` first, so no module is ever
-imported by both threads at once. A failed import here is ignored: the writer imports the same
-module itself and reports what went wrong the usual way.
+The writers call :func:`wait` before they import, so the report modules are never imported by
+two threads at once; and what the main thread imports meanwhile shares nothing with them (a
+default study's search imports no module after its plan; a run imports three torch modules
+during its epochs), so no two imports can wait on each other. A failed import here is
+ignored: the writer imports the same module itself and reports what went wrong the usual way.
 """
 
 from __future__ import annotations
